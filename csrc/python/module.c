@@ -1,0 +1,169 @@
+/* The clavis._C extension module: concatenates the binding groups and owns the thread pool. */
+#include "pyclavis.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static clv_threadpool *g_pool;
+
+clv_threadpool *clv_py_pool(void) { return g_pool; }
+
+char clv_py_format(const Py_buffer *v) {
+    const char *f = v->format ? v->format : "B";
+    while (*f == '<' || *f == '=' || *f == '@' || *f == '!') f++;
+    return *f;
+}
+
+int clv_py_buffer(PyObject *obj, Py_buffer *view, char fmt, int ndim, int writable, const char *what) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) != 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous%s array (got %s)", what,
+                     writable ? ", writable" : "", Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    char got = clv_py_format(view);
+    if (fmt && got != fmt && !(fmt == 'B' && (got == 'b' || got == 'c'))) {
+        PyErr_Format(PyExc_TypeError, "%s has dtype format '%s', expected '%c'", what,
+                     view->format ? view->format : "B", fmt);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    if (ndim >= 0 && view->ndim != ndim) {
+        PyErr_Format(PyExc_ValueError, "%s must have %d dimension(s), got %d", what, ndim, view->ndim);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ core group */
+
+static int default_threads(void) {
+    const char *env = getenv("CLAVIS_NUM_THREADS");
+    if (env && *env) {
+        int n = atoi(env);
+        if (n >= 1 && n <= 1024) return n;
+    }
+    return clv_cpu_physical_cores();
+}
+
+static PyObject *py_set_num_threads(PyObject *self, PyObject *arg) {
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (n < 1 || n > 1024) {
+        PyErr_Format(PyExc_ValueError, "threads must be between 1 and 1024, got %ld", n);
+        return NULL;
+    }
+    if (clv_threadpool_size(g_pool) != n) {
+        clv_threadpool *old = g_pool;
+        Py_BEGIN_ALLOW_THREADS
+        clv_threadpool_destroy(old);
+        g_pool = clv_threadpool_create((int)n);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_get_num_threads(PyObject *self, PyObject *unused) {
+    return PyLong_FromLong(clv_threadpool_size(g_pool));
+}
+
+static PyObject *feature_list(uint32_t mask) {
+    PyObject *list = PyList_New(0);
+    for (int b = 0; b < 32; b++) {
+        const char *name = clv_cpu_feature_name(1u << b);
+        if (name && (mask & (1u << b))) {
+            PyObject *s = PyUnicode_FromString(name);
+            PyList_Append(list, s);
+            Py_DECREF(s);
+        }
+    }
+    return list;
+}
+
+static PyObject *py_cpu_features(PyObject *self, PyObject *unused) {
+    PyObject *d = PyDict_New();
+    PyObject *det = feature_list(clv_cpu_detected()), *en = feature_list(clv_cpu_enabled());
+    PyDict_SetItemString(d, "detected", det);
+    PyDict_SetItemString(d, "enabled", en);
+    Py_DECREF(det);
+    Py_DECREF(en);
+    PyObject *cores = PyLong_FromLong(clv_cpu_physical_cores());
+    PyDict_SetItemString(d, "physical_cores", cores);
+    Py_DECREF(cores);
+    return d;
+}
+
+/* {op: {"chosen": name, "variants": [(name, supported), ...]}} */
+static PyObject *py_ops(PyObject *self, PyObject *unused) {
+    PyObject *d = PyDict_New();
+    for (int i = 0; i < clv_op_count(); i++) {
+        const clv_op *op = clv_op_at(i);
+        PyObject *vars = PyList_New(0);
+        for (const clv_variant *v = op->variants; v->name; v++) {
+            PyObject *t = Py_BuildValue("(sO)", v->name, clv_variant_supported(v) ? Py_True : Py_False);
+            PyList_Append(vars, t);
+            Py_DECREF(t);
+        }
+        PyObject *e = Py_BuildValue("{s:s,s:N}", "chosen", *op->chosen ? *op->chosen : "", "variants", vars);
+        PyDict_SetItemString(d, op->op, e);
+        Py_DECREF(e);
+    }
+    return d;
+}
+
+static PyObject *py_force_variant(PyObject *self, PyObject *args) {
+    const char *op, *variant;
+    if (!PyArg_ParseTuple(args, "ss", &op, &variant)) return NULL;
+    const clv_op *o = clv_op_find(op);
+    if (!o) {
+        PyErr_Format(PyExc_ValueError, "unknown op '%s'", op);
+        return NULL;
+    }
+    const char *prev = *o->chosen;
+    if (clv_op_force(op, variant) != 0) {
+        PyErr_Format(PyExc_ValueError, "op '%s' has no variant '%s' runnable on this CPU", op, variant);
+        return NULL;
+    }
+    return PyUnicode_FromString(prev ? prev : "");
+}
+
+PyMethodDef clv_py_methods_core[] = {
+    {"set_num_threads", py_set_num_threads, METH_O, "Resize the thread pool."},
+    {"get_num_threads", py_get_num_threads, METH_NOARGS, "Threads in the pool (caller included)."},
+    {"cpu_features", py_cpu_features, METH_NOARGS, "Detected and enabled CPU features."},
+    {"ops", py_ops, METH_NOARGS, "Every op with its variants and the chosen one."},
+    {"force_variant", py_force_variant, METH_VARARGS, "force_variant(op, variant) -> previous variant name."},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ------------------------------------------------------------------ module */
+
+static PyMethodDef *all_methods(void) {
+    static PyMethodDef *groups[] = {
+#define CLV_PY_ENTRY(NAME) clv_py_methods_##NAME,
+        CLV_PY_GROUPS(CLV_PY_ENTRY)
+#undef CLV_PY_ENTRY
+    };
+    size_t n = 0;
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
+        for (PyMethodDef *m = groups[g]; m->ml_name; m++) n++;
+    PyMethodDef *all = calloc(n + 1, sizeof(PyMethodDef));
+    size_t k = 0;
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
+        for (PyMethodDef *m = groups[g]; m->ml_name; m++) all[k++] = *m;
+    return all;
+}
+
+static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "clavis._C",
+                                       "clavis C kernel core", -1, NULL};
+
+PyMODINIT_FUNC PyInit__C(void) {
+    clv_dispatch_init();
+    moduledef.m_methods = all_methods();
+    PyObject *m = PyModule_Create(&moduledef);
+    if (!m) return NULL;
+    g_pool = clv_threadpool_create(default_threads());
+    return m;
+}

@@ -1,0 +1,5 @@
+import sys
+
+from clavis.cli import main
+
+sys.exit(main())
