@@ -1,0 +1,116 @@
+"""Run ONE engine on ONE model in this process and print one JSON line of figures.
+
+bench/peers.py starts this script once per (model, engine, threads) so that load time and peak
+RSS belong to that engine alone. All engines get the same token ids: a 512-token prompt of
+random ids (prefill) and then 128 decode steps, each feeding the greedy token back.
+
+    python bench/engine_run.py --engine clavis|llamacpp|torch --gguf F.gguf [--hf-dir D]
+        --threads N [--prompt 512] [--gen 128] [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+
+def prompt_ids(vocab: int, n: int, seed: int) -> list[int]:
+    rng = np.random.default_rng(seed)
+    # stay clear of the special tokens at both ends of real vocabularies
+    return [int(t) for t in rng.integers(100, min(vocab, 30000) - 100, size=n)]
+
+
+def run_clavis(args) -> dict:
+    from clavis.runtime.llm import LLM
+
+    t0 = time.perf_counter()
+    llm = LLM.load(args.gguf, n_ctx=args.prompt + args.gen + 16, threads=args.threads)
+    load_s = time.perf_counter() - t0
+    ids = prompt_ids(llm.vocab_size, args.prompt, args.seed)
+    gen = llm.generate(ids, max_tokens=args.gen, temperature=0.0, ignore_eos=True)
+    for _ in gen:
+        pass
+    st = gen.stats
+    return {"load_s": load_s, "prefill_tok_s": st.prefill_tok_s, "decode_tok_s": st.decode_tok_s,
+            "ttft_s": st.prompt_tokens / st.prefill_tok_s, "generated": st.generated_tokens}
+
+
+def run_llamacpp(args) -> dict:
+    import llama_cpp
+
+    t0 = time.perf_counter()
+    llm = llama_cpp.Llama(model_path=args.gguf, n_ctx=args.prompt + args.gen + 16, n_batch=512,
+                          n_ubatch=512, n_threads=args.threads, n_threads_batch=args.threads,
+                          logits_all=False, verbose=False, use_mmap=True)
+    load_s = time.perf_counter() - t0
+    ids = prompt_ids(llm.n_vocab(), args.prompt, args.seed)
+    t0 = time.perf_counter()
+    llm.eval(ids)
+    t_prefill = time.perf_counter() - t0
+    tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+    t0 = time.perf_counter()
+    for _ in range(args.gen):
+        llm.eval([tok])
+        tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+    t_decode = time.perf_counter() - t0
+    return {"load_s": load_s, "prefill_tok_s": args.prompt / t_prefill,
+            "decode_tok_s": args.gen / t_decode, "ttft_s": t_prefill, "generated": args.gen}
+
+
+def run_torch(args) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    model = AutoModelForCausalLM.from_pretrained(args.hf_dir, torch_dtype=torch.bfloat16)
+    model.eval()
+    load_s = time.perf_counter() - t0
+    ids = prompt_ids(model.config.vocab_size, args.prompt, args.seed)
+    with torch.inference_mode():
+        x = torch.tensor([ids])
+        t0 = time.perf_counter()
+        out = model(x, use_cache=True)
+        t_prefill = time.perf_counter() - t0
+        past = out.past_key_values
+        tok = out.logits[0, -1].argmax().view(1, 1)
+        t0 = time.perf_counter()
+        for _ in range(args.gen):
+            out = model(tok, past_key_values=past, use_cache=True)
+            past = out.past_key_values
+            tok = out.logits[0, -1].argmax().view(1, 1)
+        t_decode = time.perf_counter() - t0
+    return {"load_s": load_s, "prefill_tok_s": args.prompt / t_prefill,
+            "decode_tok_s": args.gen / t_decode, "ttft_s": t_prefill, "generated": args.gen}
+
+
+ENGINES = {"clavis": run_clavis, "llamacpp": run_llamacpp, "torch": run_torch}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--engine", choices=sorted(ENGINES), required=True)
+    ap.add_argument("--gguf", required=True)
+    ap.add_argument("--hf-dir")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--prompt", type=int, default=512)
+    ap.add_argument("--gen", type=int, default=128)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    if args.engine == "torch" and not args.hf_dir:
+        ap.error("--engine torch needs --hf-dir")
+    os.environ.setdefault("CLAVIS_NUM_THREADS", str(args.threads))
+    res = ENGINES[args.engine](args)
+    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    res.update(engine=args.engine, threads=args.threads)
+    print(json.dumps(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

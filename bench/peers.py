@@ -1,0 +1,253 @@
+"""Side-by-side LLM benchmark: clavis vs llama.cpp (llama-cpp-python) vs PyTorch (transformers bf16).
+
+Same GGUF files (made by `clavis make-model`), same token ids, 1 and 2 threads, engines
+interleaved run by run; each run is its own process (so load time and peak RSS are its own).
+Before each model the memory read bandwidth is measured, and every decode's effective
+bandwidth (weight bytes read per token x tok/s) is reported as a fraction of it.
+Writes BENCHMARKS.md (the LLM section) and bench/roofline.png.
+
+    python bench/peers.py [--models llama-3.2-1b:q4_0,...] [--threads 1,2] [--reps 2]
+                          [--engines clavis,llamacpp,torch] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".cache" / "models"
+DEFAULT_MODELS = ["llama-3.2-1b:q4_0", "llama-3.2-1b:q8_0", "qwen2.5-0.5b:q4_0",
+                  "tinyllama-1.1b:q4_0", "llama-2-7b:q4_0"]
+# PyTorch bf16 needs an HF copy of the weights (f32 on disk); 7B would need ~27 GB of disk and
+# most of this machine's RAM, so torch runs on the smaller shapes only.
+TORCH_MAX_PARAMS = 2.0e9
+
+
+def sh(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
+
+
+def make_model(shape: str, quant: str, hf: bool) -> tuple[Path, Path | None]:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    gguf = CACHE / f"{shape}-{quant}.gguf"
+    hf_dir = CACHE / f"{shape}-hf" if hf else None
+    if not gguf.exists() or (hf_dir and not (hf_dir / "config.json").exists()):
+        cmd = [sys.executable, "-m", "clavis", "make-model", shape, "--quant", quant, "-o", str(gguf)]
+        if hf_dir:
+            cmd += ["--hf-dir", str(hf_dir)]
+        print(f"making {gguf.name}{' + HF folder' if hf_dir else ''} ...", file=sys.stderr, flush=True)
+        subprocess.run(cmd, check=True)
+    return gguf, hf_dir
+
+
+def weight_bytes_per_token(gguf: Path) -> tuple[int, int, float]:
+    """(bytes read per decoded token, file bytes, parameter count). The token embedding is
+    read one row per token, so it does not count unless it doubles as the output matrix."""
+    from gguf import GGUFReader
+
+    r = GGUFReader(str(gguf))
+    total, params, has_output, embd = 0, 0.0, False, 0
+    for t in r.tensors:
+        total += int(t.n_bytes)
+        params += float(t.n_elements)
+        if t.name == "output.weight":
+            has_output = True
+        if t.name == "token_embd.weight":
+            embd = int(t.n_bytes)
+    per_token = total - embd if has_output else total
+    return per_token, gguf.stat().st_size, params
+
+
+def read_bandwidth(threads: int) -> float:
+    out = sh([sys.executable, "-c",
+              "import json,clavis.kernels.bench as b; print(json.dumps(b.read_bandwidth_gbs()))"],
+             env={**os.environ, "CLAVIS_NUM_THREADS": str(threads)})
+    return float(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def run_engine(engine: str, gguf: Path, hf_dir: Path | None, threads: int, args) -> dict | None:
+    cmd = [sys.executable, str(ROOT / "bench" / "engine_run.py"), "--engine", engine,
+           "--gguf", str(gguf), "--threads", str(threads), "--prompt", str(args.prompt),
+           "--gen", str(args.gen)]
+    if hf_dir:
+        cmd += ["--hf-dir", str(hf_dir)]
+    env = {**os.environ, "CLAVIS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+    r = subprocess.run(cmd, text=True, capture_output=True, env=env)
+    if r.returncode != 0:
+        print(f"  {engine} t={threads} FAILED:\n{r.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def median_of(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def bench(args) -> list[dict]:
+    rows = []
+    for spec in args.models:
+        shape, quant = spec.split(":")
+        engines = list(args.engines)
+        want_torch = "torch" in engines
+        gguf, hf_dir = make_model(shape, quant, hf=False)
+        per_tok, file_bytes, params = weight_bytes_per_token(gguf)
+        if want_torch and params <= TORCH_MAX_PARAMS:
+            gguf, hf_dir = make_model(shape, quant, hf=True)
+        elif want_torch:
+            engines.remove("torch")
+            print(f"{shape}: skipping PyTorch ({params / 1e9:.1f} B params > {TORCH_MAX_PARAMS / 1e9:.0f} B: "
+                  "its f32 HF copy does not fit this machine)", file=sys.stderr)
+        for threads in args.threads:
+            bw = read_bandwidth(threads)
+            print(f"{shape} {quant} t={threads}: read bandwidth {bw:.1f} GB/s", file=sys.stderr, flush=True)
+            runs: dict[str, list[dict]] = {e: [] for e in engines}
+            for rep in range(args.reps):
+                for e in engines:  # interleaved, run by run
+                    res = run_engine(e, gguf, hf_dir if e == "torch" else None, threads, args)
+                    if res:
+                        runs[e].append(res)
+                        print(f"  rep {rep} {e:9s} pp {res['prefill_tok_s']:8.1f} tg {res['decode_tok_s']:7.1f} "
+                              f"tok/s load {res['load_s']:.2f}s rss {res['peak_rss_mb']:.0f} MB",
+                              file=sys.stderr, flush=True)
+            bw_after = read_bandwidth(threads)
+            for e, rs in runs.items():
+                if not rs:
+                    continue
+                tg = median_of(rs, "decode_tok_s")
+                rows.append({
+                    "model": shape, "quant": quant, "engine": e, "threads": threads,
+                    "prefill_tok_s": median_of(rs, "prefill_tok_s"), "decode_tok_s": tg,
+                    "ttft_s": median_of(rs, "ttft_s"), "load_s": median_of(rs, "load_s"),
+                    "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
+                    "file_mb": file_bytes / 2**20, "bytes_per_token": per_tok,
+                    "read_bw_gbs": bw, "read_bw_after_gbs": bw_after,
+                    "eff_bw_gbs": per_tok * tg / 1e9 if e != "torch" else None,
+                    "bw_fraction": per_tok * tg / 1e9 / bw if e != "torch" else None,
+                    "runs": len(rs),
+                })
+    return rows
+
+
+def ratios(rows: list[dict]) -> list[str]:
+    out = []
+    key = {(r["model"], r["quant"], r["threads"], r["engine"]): r for r in rows}
+    for (m, q, t, e), r in sorted(key.items()):
+        if e != "clavis" or (m, q, t, "llamacpp") not in key:
+            continue
+        lc = key[(m, q, t, "llamacpp")]
+        out.append(f"| {m} | {q} | {t} | {r['decode_tok_s'] / lc['decode_tok_s']:.2f}x | "
+                   f"{r['prefill_tok_s'] / lc['prefill_tok_s']:.2f}x | {r['load_s'] / lc['load_s']:.2f}x |")
+    return out
+
+
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def write_report(rows: list[dict], args, cmdline: str) -> None:
+    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    lines = [
+        "## LLM engines side by side (`make peers`)", "",
+        f"Date: {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}; CPU: {cpu_name()}, "
+        f"{os.cpu_count()} logical CPUs; Python {platform.python_version()}.  ",
+        f"Command: `{cmdline}`  ",
+        f"Random-weight GGUF files made by `clavis make-model`; prompt {args.prompt} tokens, "
+        f"then {args.gen} decoded tokens; median of {args.reps} interleaved runs. "
+        "`bw` = memory read bandwidth measured right before / after the model's runs; "
+        "`eff` = weight bytes read per token x decode tok/s, as a fraction of `bw` (before).", "",
+        "| model | quant | engine | thr | pp512 tok/s | tg128 tok/s | TTFT s | load s | peak RSS MB | file MB | bw GB/s (before/after) | eff GB/s | eff/bw |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['quant']} | {r['engine']} | {r['threads']} | {r['prefill_tok_s']:.1f} | "
+            f"{r['decode_tok_s']:.1f} | {r['ttft_s']:.2f} | {r['load_s']:.2f} | {r['peak_rss_mb']:.0f} | "
+            f"{r['file_mb']:.0f} | {r['read_bw_gbs']:.1f} / {r['read_bw_after_gbs']:.1f} | "
+            f"{fmt(r['eff_bw_gbs'], '.1f')} | {fmt(r['bw_fraction'], '.0%')} |")
+    rat = ratios(rows)
+    if rat:
+        lines += ["", "clavis / llama.cpp, same run:", "",
+                  "| model | quant | thr | decode | prefill | load time |", "|---|---|---|---|---|---|", *rat]
+    lines += ["", "![decode vs roofline](bench/roofline.png)", ""]
+    section = "\n".join(lines)
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n\nGenerated by the bench scripts; do not edit by hand.\n\n"
+    start = text.find("## LLM engines side by side")
+    if start >= 0:
+        end = text.find("\n## ", start + 5)
+        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+    else:
+        text = text.rstrip() + "\n\n" + section
+    path.write_text(text)
+    (ROOT / "bench" / "peers-llm.json").write_text(json.dumps(rows, indent=1))
+    plot(rows)
+
+
+def plot(rows: list[dict]) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    colors = {"clavis": "tab:green", "llamacpp": "tab:blue", "torch": "tab:orange"}
+    for r in rows:
+        if r["threads"] != max(x["threads"] for x in rows):
+            continue
+        gb = r["bytes_per_token"] / 1e9
+        ax.scatter(gb, r["decode_tok_s"], color=colors.get(r["engine"], "k"), s=30)
+        ax.annotate(f"{r['model']} {r['quant']}", (gb, r["decode_tok_s"]), fontsize=6,
+                    xytext=(3, 3), textcoords="offset points")
+        ax.plot([gb * 0.95, gb * 1.05], [r["read_bw_gbs"] / gb] * 2, color="red", lw=1)
+    for e, c in colors.items():
+        ax.scatter([], [], color=c, label=e)
+    ax.plot([], [], color="red", label="roofline: read bandwidth / bytes per token")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("weight bytes read per token (GB)")
+    ax.set_ylabel("decode tokens/s")
+    ax.set_title("Decode speed against the memory-bandwidth roofline")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(ROOT / "bench" / "roofline.png", dpi=110)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default=",".join(DEFAULT_MODELS), help="shape:quant,...")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--engines", default="clavis,llamacpp,torch")
+    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--prompt", type=int, default=512)
+    ap.add_argument("--gen", type=int, default=128)
+    ap.add_argument("--quick", action="store_true", help="one small model, 2 threads, 1 rep")
+    args = ap.parse_args()
+    if args.quick:
+        args.models, args.threads, args.reps = "qwen2.5-0.5b:q4_0", "2", 1
+    args.models = [m for m in args.models.split(",") if m]
+    args.threads = [int(t) for t in args.threads.split(",")]
+    args.engines = [e for e in args.engines.split(",") if e]
+    rows = bench(args)
+    if not rows:
+        print("no engine produced a result", file=sys.stderr)
+        return 1
+    write_report(rows, args, "make peers  # python bench/peers.py " + " ".join(sys.argv[1:]))
+    print((ROOT / "BENCHMARKS.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
