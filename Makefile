@@ -51,6 +51,7 @@ bench: deps build
 	bash scripts/bench.sh
 
 peers: deps build
+	$(PIP) install -q -r scripts/requirements-peers.txt
 	bash scripts/peers.sh
 
 clean:
