@@ -1,0 +1,340 @@
+"""GGUF files: a validating, memory-mapped reader (on top of gguf-py's GGUFReader) and a
+streaming writer (on top of gguf-py's GGUFWriter).
+
+Every structural problem (truncated file, absurd counts, unknown tensor types, data past the end
+of the file) is found by `_prescan` *before* gguf-py touches the file, because gguf-py trusts the
+counts it reads: an array that claims 2**40 elements would make it loop or allocate forever.
+Every problem becomes a `ClavisError` that names the file and the key or tensor.
+
+Tensor shapes are given in NumPy order: a GGUF weight with ne = [k, n] is shape (n, k).
+"""
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from clavis import ClavisError
+
+# ggml type id -> (name, block size in elements, bytes per block). Only the types the
+# kernels handle are "supported"; the others are known so the error can name them.
+GGML_TYPES = {
+    0: ("f32", 1, 4), 1: ("f16", 1, 2), 2: ("q4_0", 32, 18), 3: ("q4_1", 32, 20),
+    6: ("q5_0", 32, 22), 7: ("q5_1", 32, 24), 8: ("q8_0", 32, 34), 9: ("q8_1", 32, 36),
+    10: ("q2_k", 256, 84), 11: ("q3_k", 256, 110), 12: ("q4_k", 256, 144),
+    13: ("q5_k", 256, 176), 14: ("q6_k", 256, 210), 15: ("q8_k", 256, 292),
+    16: ("iq2_xxs", 256, 66), 17: ("iq2_xs", 256, 74), 18: ("iq3_xxs", 256, 98),
+    19: ("iq1_s", 256, 50), 20: ("iq4_nl", 32, 18), 21: ("iq3_s", 256, 110),
+    22: ("iq2_s", 256, 82), 23: ("iq4_xs", 256, 136), 24: ("i8", 1, 1), 25: ("i16", 1, 2),
+    26: ("i32", 1, 4), 27: ("i64", 1, 8), 28: ("f64", 1, 8), 29: ("iq1_m", 256, 56),
+    30: ("bf16", 1, 2), 34: ("tq1_0", 256, 54), 35: ("tq2_0", 256, 66),
+}
+TYPE_IDS = {name: tid for tid, (name, _, _) in GGML_TYPES.items()}
+SUPPORTED_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_0")
+
+GGUF_MAGIC = b"GGUF"
+MAX_DIMS = 4
+DEFAULT_ALIGNMENT = 32
+
+# GGUF value types: id -> (struct format or None, size)
+_SCALARS = {0: ("<B", 1), 1: ("<b", 1), 2: ("<H", 2), 3: ("<h", 2), 4: ("<I", 4), 5: ("<i", 4),
+            6: ("<f", 4), 7: ("<?", 1), 10: ("<Q", 8), 11: ("<q", 8), 12: ("<d", 8)}
+_STRING, _ARRAY = 8, 9
+
+
+def tensor_nbytes(type_name: str, shape: tuple[int, ...]) -> int:
+    """Bytes of a tensor of `type_name` with NumPy-order `shape` (last dim = rows' length)."""
+    _, block, size = GGML_TYPES[TYPE_IDS[type_name]]
+    n = int(np.prod(shape, dtype=np.int64))
+    return n // block * size
+
+
+@dataclass
+class GGUFTensor:
+    name: str
+    type: str                 # "f32", "q4_0", ...
+    shape: tuple[int, ...]    # NumPy order: (n, k) for a weight with ne = [k, n]
+    data: np.ndarray          # the raw bytes, uint8, memory-mapped (no copy)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.data.nbytes)
+
+    def to_f32(self) -> np.ndarray:
+        """The tensor as float32 (a copy) in its NumPy shape; for small tensors and tests."""
+        if self.type == "f32":
+            return self.data.view(np.float32).reshape(self.shape).copy()
+        if self.type == "f16":
+            return self.data.view(np.float16).reshape(self.shape).astype(np.float32)
+        if self.type == "bf16":
+            u = self.data.view(np.uint16).astype(np.uint32) << 16
+            return u.view(np.float32).reshape(self.shape)
+        from clavis.kernels import formats as kformats
+        return kformats.dequantize(self.data, self.type, self.shape)
+
+
+class GGUFFile:
+    """A validated GGUF file: `.metadata` (key -> Python value), `.tensors` (name -> GGUFTensor)."""
+
+    def __init__(self, path: str, metadata: dict[str, Any], tensors: dict[str, GGUFTensor], reader):
+        self.path = path
+        self.metadata = metadata
+        self.tensors = tensors
+        self._reader = reader  # keeps the memory map alive
+
+    @property
+    def arch(self) -> str:
+        return str(self.require("general.architecture"))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.metadata.get(key, default)
+
+    def require(self, key: str) -> Any:
+        if key not in self.metadata:
+            raise ClavisError(f"{self.path}: missing metadata key {key!r}")
+        return self.metadata[key]
+
+    def tensor(self, name: str) -> GGUFTensor:
+        if name not in self.tensors:
+            raise ClavisError(f"{self.path}: missing tensor {name!r}")
+        return self.tensors[name]
+
+
+# ---------------------------------------------------------------------------------------------
+# validation before gguf-py reads anything
+
+class _Scan:
+    def __init__(self, path: str, buf: np.ndarray):
+        self.path, self.buf, self.size, self.off = path, buf, int(buf.shape[0]), 0
+
+    def fail(self, what: str) -> ClavisError:
+        return ClavisError(f"{self.path}: {what}")
+
+    def need(self, n: int, what: str) -> None:
+        if n < 0 or self.off + n > self.size:
+            raise self.fail(f"file is truncated or corrupt: {what} needs {n} bytes at offset "
+                            f"{self.off}, but the file has {self.size} bytes")
+
+    def unpack(self, fmt: str, size: int, what: str):
+        self.need(size, what)
+        v = struct.unpack_from(fmt, self.buf, self.off)[0]
+        self.off += size
+        return v
+
+    def string(self, what: str) -> str:
+        n = self.unpack("<Q", 8, f"length of {what}")
+        self.need(n, what)
+        raw = bytes(self.buf[self.off:self.off + n])
+        self.off += n
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.fail(f"{what} is not valid UTF-8") from None
+
+    def skip_value(self, vtype: int, what: str, depth: int = 0) -> None:
+        if vtype in _SCALARS:
+            self.need(_SCALARS[vtype][1], what)
+            self.off += _SCALARS[vtype][1]
+        elif vtype == _STRING:
+            n = self.unpack("<Q", 8, f"length of {what}")
+            self.need(n, what)
+            self.off += n
+        elif vtype == _ARRAY:
+            if depth > 2:
+                raise self.fail(f"{what}: arrays nested too deeply")
+            itype = self.unpack("<I", 4, f"element type of {what}")
+            count = self.unpack("<Q", 8, f"element count of {what}")
+            if itype in _SCALARS:
+                total = count * _SCALARS[itype][1]
+                if self.off + total > self.size:
+                    raise self.fail(f"metadata {what}: array claims {count} elements "
+                                    f"({total} bytes) but only {self.size - self.off} bytes remain")
+                self.off += total
+            elif itype in (_STRING, _ARRAY):
+                min_item = 8 if itype == _STRING else 12
+                if self.off + count * min_item > self.size:
+                    raise self.fail(f"metadata {what}: array claims {count} elements, more than "
+                                    f"the {self.size - self.off} remaining bytes can hold")
+                for i in range(count):
+                    self.skip_value(itype, f"{what}[{i}]", depth + 1)
+            else:
+                raise self.fail(f"metadata {what}: unknown array element type {itype}")
+        else:
+            raise self.fail(f"metadata {what}: unknown value type {vtype}")
+
+
+def _prescan(path: str, buf: np.ndarray) -> None:
+    s = _Scan(path, buf)
+    s.need(4, "magic")
+    if bytes(buf[:4]) != GGUF_MAGIC:
+        raise s.fail(f"not a GGUF file (magic {bytes(buf[:4])!r}, expected b'GGUF')")
+    s.off = 4
+    version = s.unpack("<I", 4, "version")
+    if version not in (2, 3):
+        raise s.fail(f"unsupported GGUF version {version} (supported: 2, 3)")
+    n_tensors = s.unpack("<Q", 8, "tensor count")
+    n_kv = s.unpack("<Q", 8, "metadata count")
+    # every kv needs >= 12 bytes, every tensor info >= 24
+    if n_kv * 12 + n_tensors * 24 > s.size - s.off:
+        raise s.fail(f"header claims {n_kv} metadata keys and {n_tensors} tensors, "
+                     f"more than the {s.size} byte file can hold")
+    alignment = DEFAULT_ALIGNMENT
+    for i in range(n_kv):
+        key = s.string(f"metadata key #{i}")
+        vtype = s.unpack("<I", 4, f"type of metadata {key!r}")
+        if key == "general.alignment" and vtype == 4:
+            alignment = struct.unpack_from("<I", buf, s.off)[0] if s.off + 4 <= s.size else 0
+            if alignment == 0 or alignment & (alignment - 1):
+                raise s.fail(f"metadata 'general.alignment' = {alignment} is not a power of two")
+        s.skip_value(vtype, repr(key))
+    infos = []
+    for i in range(n_tensors):
+        name = s.string(f"name of tensor #{i}")
+        n_dims = s.unpack("<I", 4, f"dimension count of tensor {name!r}")
+        if not 1 <= n_dims <= MAX_DIMS:
+            raise s.fail(f"tensor {name!r} has {n_dims} dimensions (1..{MAX_DIMS} allowed)")
+        dims = [s.unpack("<Q", 8, f"dimensions of tensor {name!r}") for _ in range(n_dims)]
+        tid = s.unpack("<I", 4, f"type of tensor {name!r}")
+        offset = s.unpack("<Q", 8, f"data offset of tensor {name!r}")
+        infos.append((name, dims, tid, offset))
+    data_start = -(-s.off // alignment) * alignment
+    seen = set()
+    for name, dims, tid, offset in infos:
+        if name in seen:
+            raise s.fail(f"tensor {name!r} appears twice")
+        seen.add(name)
+        if tid not in GGML_TYPES:
+            raise s.fail(f"tensor {name!r} has unknown ggml type id {tid}")
+        tname, block, bsize = GGML_TYPES[tid]
+        if any(d == 0 for d in dims) or dims[0] % block:
+            raise s.fail(f"tensor {name!r} ({tname}) has invalid dimensions {dims}")
+        n = 1
+        for d in dims:
+            n *= d
+        nbytes = n // block * bsize
+        if offset % alignment:
+            raise s.fail(f"tensor {name!r} data offset {offset} is not {alignment}-aligned")
+        if data_start + offset + nbytes > s.size:
+            raise s.fail(f"file is truncated: tensor {name!r} ({tname}, dims {dims}) needs bytes "
+                         f"{data_start + offset}..{data_start + offset + nbytes}, but the file "
+                         f"has {s.size} bytes")
+
+
+def _field_value(field) -> Any:
+    from gguf import GGUFValueType
+    main = field.types[0]
+    if main == GGUFValueType.ARRAY:
+        sub = field.types[1] if len(field.types) > 1 else None
+        if sub == GGUFValueType.STRING:
+            return [bytes(field.parts[i]).decode("utf-8", errors="replace") for i in field.data]
+        if sub is None:
+            return []
+        return np.concatenate([field.parts[i] for i in field.data]).tolist() if field.data else []
+    if main == GGUFValueType.STRING:
+        return bytes(field.parts[field.data[0]]).decode("utf-8", errors="replace")
+    v = field.parts[field.data[0]][0]
+    return v.item() if hasattr(v, "item") else v
+
+
+def read_gguf(path: str | os.PathLike) -> GGUFFile:
+    """Open and validate a GGUF file; tensor data stays memory-mapped."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ClavisError(f"{path}: no such file")
+    if os.path.getsize(path) == 0:
+        raise ClavisError(f"{path}: file is empty")
+    buf = np.memmap(path, dtype=np.uint8, mode="r")
+    _prescan(path, buf)
+    from gguf import GGUFReader
+    try:
+        reader = GGUFReader(path, "r")
+    except (ValueError, KeyError, IndexError, OverflowError) as e:
+        raise ClavisError(f"{path}: cannot read GGUF: {e}") from e
+    metadata = {}
+    for name, field in reader.fields.items():
+        if name.startswith("GGUF."):
+            continue
+        try:
+            metadata[name] = _field_value(field)
+        except (ValueError, IndexError) as e:
+            raise ClavisError(f"{path}: metadata {name!r} is unreadable: {e}") from e
+    tensors = {}
+    for t in reader.tensors:
+        tname = GGML_TYPES[int(t.tensor_type)][0]
+        shape = tuple(int(d) for d in reversed(t.shape.tolist()))
+        raw = reader.data[t.data_offset:t.data_offset + int(t.n_bytes)]
+        tensors[t.name] = GGUFTensor(t.name, tname, shape, raw)
+    return GGUFFile(path, metadata, tensors, reader)
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+@dataclass
+class TensorSpec:
+    name: str
+    type: str                 # "f32" | "f16" | "q8_0" | "q4_0" | "bf16"
+    shape: tuple[int, ...]    # NumPy order
+
+
+def _add_kv(w, key: str, value: Any) -> None:
+    from gguf import GGUFValueType
+    if isinstance(value, bool):
+        w.add_bool(key, value)
+    elif isinstance(value, (int, np.integer)):
+        w.add_uint32(key, int(value)) if value >= 0 else w.add_int32(key, int(value))
+    elif isinstance(value, (float, np.floating)):
+        w.add_float32(key, float(value))
+    elif isinstance(value, str):
+        w.add_string(key, value)
+    elif isinstance(value, (list, tuple, np.ndarray)):
+        value = list(value.tolist() if isinstance(value, np.ndarray) else value)
+        if value and isinstance(value[0], (int, np.integer)) and not isinstance(value[0], bool):
+            w.add_key_value(key, [int(v) for v in value], GGUFValueType.ARRAY,
+                            sub_type=GGUFValueType.INT32)
+        elif value and isinstance(value[0], (float, np.floating)):
+            w.add_key_value(key, [float(v) for v in value], GGUFValueType.ARRAY,
+                            sub_type=GGUFValueType.FLOAT32)
+        else:
+            w.add_array(key, value)
+    else:
+        raise ClavisError(f"metadata {key!r}: cannot store a {type(value).__name__} in GGUF")
+
+
+def write_gguf(path: str | os.PathLike, arch: str, metadata: dict[str, Any],
+               specs: list[TensorSpec], produce: Callable[[TensorSpec], np.ndarray],
+               progress: Callable[[TensorSpec], None] | None = None) -> None:
+    """Write a GGUF file tensor by tensor: `produce(spec)` returns the tensor's bytes (any dtype,
+    exactly tensor_nbytes(spec.type, spec.shape) bytes), so nothing is held beyond one tensor.
+    Integers become uint32 (int32 when negative), floats float32, as llama.cpp expects."""
+    import gguf
+    w = gguf.GGUFWriter(os.fspath(path), arch, use_temp_file=False)
+    for key, value in metadata.items():
+        if key != "general.architecture":
+            _add_kv(w, key, value)
+    for spec in specs:
+        w.add_tensor_info(spec.name, spec.shape, np.dtype(np.float32),
+                          tensor_nbytes(spec.type, spec.shape),
+                          raw_dtype=gguf.GGMLQuantizationType(TYPE_IDS[spec.type]))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    try:
+        for spec in specs:
+            data = np.ascontiguousarray(produce(spec))
+            want = tensor_nbytes(spec.type, spec.shape)
+            if data.nbytes != want:
+                raise ClavisError(f"tensor {spec.name!r}: produced {data.nbytes} bytes, "
+                                  f"expected {want} for {spec.type} {spec.shape}")
+            w.write_tensor_data(data)
+            if progress:
+                progress(spec)
+    finally:
+        w.close()
+
+
+def iter_specs(tensors: Iterable[tuple[str, str, tuple[int, ...]]]) -> list[TensorSpec]:
+    return [TensorSpec(n, t, tuple(s)) for n, t, s in tensors]
