@@ -43,6 +43,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.nd
         raise ClavisError(f"{path}: is a folder, not an audio file")
     if path.stat().st_size == 0:
         raise ClavisError(f"{path}: the file is empty")
+    _check_container_intact(path)
     try:
         container = av.open(str(path), mode="r", metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
@@ -97,6 +98,41 @@ def _declared_seconds(container, stream) -> float | None:
     if container.duration is not None and container.duration > 0:
         return container.duration / 1_000_000.0  # AV_TIME_BASE
     return None
+
+
+def _check_container_intact(path: Path) -> None:
+    """Catch cut-off WAV and Ogg files, which FFmpeg decodes up to the cut without complaint."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(4096)
+        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            _check_wav(path, head, size)
+        elif head[:4] == b"OggS":
+            f.seek(max(0, size - 65536))
+            tail = f.read()
+            _check_ogg_tail(path, tail)
+
+
+def _check_wav(path: Path, head: bytes, size: int) -> None:
+    pos = 12
+    while pos + 8 <= len(head):
+        cid, n = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+        if cid == b"data":
+            if n not in (0, 0xFFFFFFFF) and pos + 8 + n > size:
+                raise ClavisError(f"{path}: truncated WAV: the header declares {n} bytes of samples "
+                                  f"but the file holds {size - pos - 8}")
+            return
+        pos += 8 + n + (n & 1)
+
+
+def _check_ogg_tail(path: Path, tail: bytes) -> None:
+    i = tail.rfind(b"OggS")
+    if i < 0 or i + 27 > len(tail):
+        raise ClavisError(f"{path}: truncated Ogg file (the last page header is cut off)")
+    nseg = tail[i + 26]
+    seg = tail[i + 27:i + 27 + nseg]
+    if len(seg) < nseg or i + 27 + nseg + sum(seg) > len(tail):
+        raise ClavisError(f"{path}: truncated Ogg file (the last page is cut off)")
 
 
 def _why(e: Exception) -> str:
