@@ -19,7 +19,8 @@ char clv_py_format(const Py_buffer *view);
 /* Binding groups: each file csrc/python/py_NAME.c defines `PyMethodDef clv_py_methods_NAME[]`
  * (NULL-terminated); module.c concatenates them. Add a group = a file + one line here. */
 #define CLV_PY_GROUPS(X) \
-    X(core)
+    X(core) \
+    X(formats)
 
 #define CLV_PY_DECLARE(NAME) extern PyMethodDef clv_py_methods_##NAME[];
 CLV_PY_GROUPS(CLV_PY_DECLARE)
