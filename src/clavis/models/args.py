@@ -1,0 +1,170 @@
+"""ModelArgs: the hyper-parameters of a Llama-family model, read from GGUF metadata or an HF
+config.json and written back to either (make-model, convert)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from clavis import ClavisError
+
+
+@dataclass
+class ModelArgs:
+    arch: str
+    dim: int                     # hidden size
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    ffn_dim: int
+    vocab_size: int
+    norm_eps: float = 1e-5
+    rope_theta: float = 10000.0
+    n_ctx_train: int = 4096
+    tied: bool = False           # output projection shares token_embd
+    rope_scaling: dict | None = None   # HF-style {"rope_type": "llama3", "factor": ...}
+    name: str = ""
+    extra: dict = field(default_factory=dict)
+
+    # per-architecture constants (overridden by subclasses)
+    neox = False          # rope pairing in the GGUF layout: False = adjacent (x0,x1), True = halves
+    qkv_bias = False
+    qk_norm = False
+
+    def __post_init__(self):
+        for f in ("dim", "n_layers", "n_heads", "n_kv_heads", "head_dim", "ffn_dim", "vocab_size"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or v <= 0:
+                raise ClavisError(f"{self.arch}: hyper-parameter {f} = {v!r} must be a positive int")
+        if self.n_heads % self.n_kv_heads:
+            raise ClavisError(f"{self.arch}: n_heads={self.n_heads} is not a multiple of "
+                              f"n_kv_heads={self.n_kv_heads}")
+
+    # ---- GGUF ------------------------------------------------------------------------------
+    @classmethod
+    def from_gguf(cls, gf, vocab_size: int) -> "ModelArgs":
+        a = gf.arch
+
+        def key(k, default=None):
+            full = f"{a}.{k}"
+            if default is None:
+                return gf.require(full)
+            return gf.get(full, default)
+
+        dim, n_heads = int(key("embedding_length")), int(key("attention.head_count"))
+        if n_heads <= 0:
+            raise ClavisError(f"{gf.path}: metadata '{a}.attention.head_count' = {n_heads}")
+        return cls(
+            arch=a, dim=dim, n_layers=int(key("block_count")), n_heads=n_heads,
+            n_kv_heads=int(key("attention.head_count_kv", n_heads)),
+            head_dim=int(key("attention.key_length", dim // n_heads)),
+            ffn_dim=int(key("feed_forward_length")), vocab_size=int(vocab_size),
+            norm_eps=float(key("attention.layer_norm_rms_epsilon", 1e-5)),
+            rope_theta=float(key("rope.freq_base", 10000.0)),
+            n_ctx_train=int(key("context_length", 4096)),
+            name=str(gf.get("general.name", "")),
+        )
+
+    def gguf_metadata(self) -> dict[str, Any]:
+        a = self.arch
+        md = {
+            "general.name": self.name or a,
+            f"{a}.context_length": self.n_ctx_train,
+            f"{a}.embedding_length": self.dim,
+            f"{a}.block_count": self.n_layers,
+            f"{a}.feed_forward_length": self.ffn_dim,
+            f"{a}.attention.head_count": self.n_heads,
+            f"{a}.attention.head_count_kv": self.n_kv_heads,
+            f"{a}.rope.freq_base": float(self.rope_theta),
+            f"{a}.attention.layer_norm_rms_epsilon": float(self.norm_eps),
+            f"{a}.rope.dimension_count": self.head_dim,
+            f"{a}.vocab_size": self.vocab_size,
+        }
+        if self.head_dim != self.dim // self.n_heads:
+            md[f"{a}.attention.key_length"] = self.head_dim
+            md[f"{a}.attention.value_length"] = self.head_dim
+        return md
+
+    # ---- Hugging Face ----------------------------------------------------------------------
+    @classmethod
+    def from_hf_config(cls, cfg: dict, arch: str, where: str = "config.json") -> "ModelArgs":
+        def need(k):
+            if k not in cfg:
+                raise ClavisError(f"{where}: missing field {k!r}")
+            return cfg[k]
+
+        dim, n_heads = int(need("hidden_size")), int(need("num_attention_heads"))
+        rp = cfg.get("rope_parameters") or {}
+        scaling = cfg.get("rope_scaling") or (rp if rp.get("rope_type", "default") != "default" else None)
+        if scaling and scaling.get("rope_type", scaling.get("type")) not in ("llama3", "default", None):
+            raise ClavisError(f"{where}: rope scaling {scaling.get('rope_type')!r} is not supported "
+                              "(supported: llama3)")
+        return cls(
+            arch=arch, dim=dim, n_layers=int(need("num_hidden_layers")), n_heads=n_heads,
+            n_kv_heads=int(cfg.get("num_key_value_heads") or n_heads),
+            head_dim=int(cfg.get("head_dim") or dim // n_heads),
+            ffn_dim=int(need("intermediate_size")), vocab_size=int(need("vocab_size")),
+            norm_eps=float(cfg.get("rms_norm_eps", 1e-6)),
+            rope_theta=float(cfg.get("rope_theta", rp.get("rope_theta", 10000.0))),
+            n_ctx_train=int(cfg.get("max_position_embeddings", 4096)),
+            tied=bool(cfg.get("tie_word_embeddings", False)),
+            rope_scaling=dict(scaling) if scaling else None,
+            name=str(cfg.get("_name_or_path", "")),
+        )
+
+    def hf_config(self, bos_id: int | None, eos_id: int | None) -> dict[str, Any]:
+        cfg = {
+            "architectures": [self.hf_class],
+            "model_type": self.arch,
+            "hidden_size": self.dim,
+            "intermediate_size": self.ffn_dim,
+            "num_hidden_layers": self.n_layers,
+            "num_attention_heads": self.n_heads,
+            "num_key_value_heads": self.n_kv_heads,
+            "head_dim": self.head_dim,
+            "hidden_act": "silu",
+            "max_position_embeddings": self.n_ctx_train,
+            "rms_norm_eps": self.norm_eps,
+            "rope_theta": self.rope_theta,
+            "rope_scaling": self.rope_scaling,
+            "tie_word_embeddings": self.tied,
+            "vocab_size": self.vocab_size,
+            "bos_token_id": bos_id,
+            "eos_token_id": eos_id,
+            "torch_dtype": "float32",
+        }
+        cfg.update(self.hf_extra_config())
+        return cfg
+
+    hf_class = "LlamaForCausalLM"
+
+    def hf_extra_config(self) -> dict[str, Any]:
+        return {"attention_bias": False, "mlp_bias": False}
+
+    def rope_freq_factors(self) -> np.ndarray | None:
+        """llama3 rope scaling as per-frequency divisors (GGUF's rope_freqs tensor), or None."""
+        s = self.rope_scaling
+        if not s or s.get("rope_type", s.get("type")) != "llama3":
+            return None
+        factor = float(s["factor"])
+        lo, hi = float(s.get("low_freq_factor", 1.0)), float(s.get("high_freq_factor", 4.0))
+        old_ctx = float(s.get("original_max_position_embeddings", 8192))
+        inv_freq = self.rope_theta ** (-np.arange(0, self.head_dim, 2, dtype=np.float64) / self.head_dim)
+        wavelen = 2 * math.pi / inv_freq
+        smooth = (old_ctx / wavelen - lo) / (hi - lo)
+        divisor = 1.0 / ((1 - smooth) / factor + smooth)
+        divisor = np.where(wavelen < old_ctx / hi, 1.0, divisor)
+        divisor = np.where(wavelen > old_ctx / lo, factor, divisor)
+        return divisor.astype(np.float32)
+
+    def describe(self) -> str:
+        keys = ("dim", "n_layers", "n_heads", "n_kv_heads", "head_dim", "ffn_dim", "vocab_size")
+        return ", ".join(f"{k}={getattr(self, k)}" for k in keys)
+
+    def replace(self, **kw) -> "ModelArgs":
+        vals = {f.name: getattr(self, f.name) for f in fields(self)}
+        vals.update(kw)
+        return type(self)(**vals)

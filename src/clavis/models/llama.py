@@ -1,0 +1,259 @@
+"""Llama (2/3/3.1/3.2, TinyLlama, Mistral): args, the GGUF tensor table, the HF name map and
+the forward pass shared by the Llama-style architectures (qwen2.py and qwen3.py subclass it).
+
+Layout: weights follow GGUF. For `llama`, llama.cpp's converter permutes the Q/K rows so that
+rope rotates adjacent pairs (x[2i], x[2i+1]) ("normal" rope); HF rotates halves (rotate_half),
+so HF weights are permuted at load (weights.permute_qk). qwen2/qwen3 keep HF's order and use
+NeoX (halves) rope.
+
+Forward, per layer (T new tokens, shapes in comments):
+  x[T,dim] -> rms_norm -> q[T,Hq*D] k,v[T,Hkv*D] -> rope(q,k) -> KV cache -> attention
+  -> wo -> +x -> rms_norm -> silu(gate)*up -> down -> +x
+Every intermediate goes through `hook(name, array)` when given (names as in `HOOK_NAMES`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from clavis import ClavisError
+from clavis.models.args import ModelArgs
+from clavis.models.weights import GGUFSource, HFSource, WeightSource, permute_qk
+
+Hook = Callable[[str, np.ndarray], None]
+HOOK_NAMES = ("inp_embd", "attn_norm", "q", "k", "v", "q_rope", "k_rope", "attn", "attn_out",
+              "ffn_inp", "ffn_norm", "ffn_act", "ffn_out", "l_out", "result_norm", "result_output")
+
+
+class LlamaArgs(ModelArgs):
+    pass
+
+
+@dataclass
+class Layer:
+    attn_norm: np.ndarray
+    wq: object
+    wk: object
+    wv: object
+    wo: object
+    ffn_norm: np.ndarray
+    w_gate: object
+    w_up: object
+    w_down: object
+    bq: np.ndarray | None = None
+    bk: np.ndarray | None = None
+    bv: np.ndarray | None = None
+    q_norm: np.ndarray | None = None
+    k_norm: np.ndarray | None = None
+
+
+class LlamaModel:
+    Args = LlamaArgs
+    arch = "llama"
+
+    # ---- tensor tables -------------------------------------------------------------------------
+    @classmethod
+    def layer_shapes(cls, a: ModelArgs) -> dict[str, tuple[int, ...]]:
+        """Per-layer GGUF tensors (suffix after 'blk.N.') and their NumPy shapes."""
+        q, kv = a.n_heads * a.head_dim, a.n_kv_heads * a.head_dim
+        return {
+            "attn_norm.weight": (a.dim,), "attn_q.weight": (q, a.dim),
+            "attn_k.weight": (kv, a.dim), "attn_v.weight": (kv, a.dim),
+            "attn_output.weight": (a.dim, q), "ffn_norm.weight": (a.dim,),
+            "ffn_gate.weight": (a.ffn_dim, a.dim), "ffn_up.weight": (a.ffn_dim, a.dim),
+            "ffn_down.weight": (a.dim, a.ffn_dim),
+        }
+
+    @classmethod
+    def tensor_shapes(cls, a: ModelArgs) -> dict[str, tuple[int, ...]]:
+        """Every GGUF tensor of the model (output.weight only when untied)."""
+        t = {"token_embd.weight": (a.vocab_size, a.dim), "output_norm.weight": (a.dim,)}
+        if not a.tied:
+            t["output.weight"] = (a.vocab_size, a.dim)
+        if a.rope_freq_factors() is not None:
+            t["rope_freqs.weight"] = (a.head_dim // 2,)
+        for i in range(a.n_layers):
+            t.update({f"blk.{i}.{s}": shp for s, shp in cls.layer_shapes(a).items()})
+        return t
+
+    HF_LAYER = {
+        "attn_norm.weight": "input_layernorm.weight", "attn_q.weight": "self_attn.q_proj.weight",
+        "attn_k.weight": "self_attn.k_proj.weight", "attn_v.weight": "self_attn.v_proj.weight",
+        "attn_output.weight": "self_attn.o_proj.weight",
+        "ffn_norm.weight": "post_attention_layernorm.weight",
+        "ffn_gate.weight": "mlp.gate_proj.weight", "ffn_up.weight": "mlp.up_proj.weight",
+        "ffn_down.weight": "mlp.down_proj.weight",
+        "attn_q.bias": "self_attn.q_proj.bias", "attn_k.bias": "self_attn.k_proj.bias",
+        "attn_v.bias": "self_attn.v_proj.bias",
+        "attn_q_norm.weight": "self_attn.q_norm.weight",
+        "attn_k_norm.weight": "self_attn.k_norm.weight",
+    }
+
+    @classmethod
+    def hf_transform(cls, a: ModelArgs, suffix: str):
+        """HF array -> GGUF layout (llama: Q/K rows permuted for normal rope)."""
+        if suffix.startswith("attn_q."):
+            return lambda w: permute_qk(w, a.n_heads)
+        if suffix.startswith("attn_k."):
+            return lambda w: permute_qk(w, a.n_kv_heads)
+        return None
+
+    @classmethod
+    def hf_mapping(cls, a: ModelArgs) -> dict[str, tuple[str, Callable | None]]:
+        m = {"token_embd.weight": ("model.embed_tokens.weight", None),
+             "output_norm.weight": ("model.norm.weight", None),
+             "output.weight": ("lm_head.weight", None)}
+        for i in range(a.n_layers):
+            for s, hf in cls.HF_LAYER.items():
+                m[f"blk.{i}.{s}"] = (f"model.layers.{i}.{hf}", cls.hf_transform(a, s))
+        return m
+
+    # ---- loading -------------------------------------------------------------------------------
+    @classmethod
+    def from_gguf(cls, gf) -> "LlamaModel":
+        emb = gf.tensor("token_embd.weight")
+        if len(emb.shape) != 2:
+            raise ClavisError(f"{gf.path}: tensor 'token_embd.weight' has shape {list(emb.shape)}, "
+                              "expected [vocab, n_embd]")
+        args = cls.Args.from_gguf(gf, vocab_size=emb.shape[0])
+        args.tied = "output.weight" not in gf.tensors
+        return cls(args, GGUFSource(gf))
+
+    @classmethod
+    def from_hf(cls, folder, quant: str) -> "LlamaModel":
+        args = cls.Args.from_hf_config(folder.config, cls.arch, f"{folder.path}/config.json")
+        if "lm_head.weight" not in folder.tensors:
+            args.tied = True
+        computed = {}
+        ff = args.rope_freq_factors()
+        if ff is not None:
+            computed["rope_freqs.weight"] = ff
+        return cls(args, HFSource(folder, cls.hf_mapping(args), quant, computed))
+
+    def __init__(self, args: ModelArgs, src: WeightSource, progress: Callable | None = None):
+        self.args, self.path = args, src.path
+        self._check_shapes(src)
+        a = self.args
+        self.embd, self.embd_type = src.table("token_embd.weight")
+        self.output_norm = src.f32("output_norm.weight")
+        self.output = src.packed("token_embd.weight" if a.tied else "output.weight")
+        self.freq_factors = src.f32("rope_freqs.weight") if src.has("rope_freqs.weight") else None
+        self.layers = []
+        for i in range(a.n_layers):
+            self.layers.append(self._load_layer(src, i))
+            if progress:
+                progress(i)
+
+    def _check_shapes(self, src: WeightSource) -> None:
+        want = self.tensor_shapes(self.args)
+        if src.has("rope_freqs.weight"):
+            want["rope_freqs.weight"] = (self.args.head_dim // 2,)
+        for name, shape in want.items():
+            if not src.has(name):
+                raise ClavisError(f"{src.path}: missing tensor {name!r} ({self.arch} with "
+                                  f"{self.args.describe()} needs it)")
+            got = tuple(src.shape(name))
+            if got != shape:
+                raise ClavisError(f"{src.path}: tensor {name!r} has shape {list(got)}, expected "
+                                  f"{list(shape)} for {self.arch} with {self.args.describe()}")
+
+    def _load_layer(self, src: WeightSource, i: int) -> Layer:
+        p = f"blk.{i}."
+        return Layer(
+            attn_norm=src.f32(p + "attn_norm.weight"), wq=src.packed(p + "attn_q.weight"),
+            wk=src.packed(p + "attn_k.weight"), wv=src.packed(p + "attn_v.weight"),
+            wo=src.packed(p + "attn_output.weight"), ffn_norm=src.f32(p + "ffn_norm.weight"),
+            w_gate=src.packed(p + "ffn_gate.weight"), w_up=src.packed(p + "ffn_up.weight"),
+            w_down=src.packed(p + "ffn_down.weight"))
+
+    @property
+    def vocab_size(self) -> int:
+        return self.args.vocab_size
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of weights read per decoded token (the matmul weights + the embedding row)."""
+        total = self.output.nbytes
+        for L in self.layers:
+            total += sum(w.nbytes for w in (L.wq, L.wk, L.wv, L.wo, L.w_gate, L.w_up, L.w_down))
+        return int(total)
+
+    # ---- forward -------------------------------------------------------------------------------
+    def forward(self, ids, pos0: int, kv, all_logits: bool = False,
+                hook: Hook | None = None) -> np.ndarray:
+        """Run T = len(ids) tokens at positions pos0.. through the model, writing their K/V into
+        `kv` (any object with lists .k/.v of [Hkv, n_ctx, D] arrays). Returns logits
+        f32[T, vocab] (all_logits) or f32[1, vocab] (the last position)."""
+        from clavis.kernels import ops
+        ids = np.ascontiguousarray(ids, dtype=np.int32).reshape(-1)
+        T = ids.shape[0]
+        if T == 0:
+            raise ClavisError("forward needs at least one token")
+        if pos0 + T > kv.n_ctx:
+            raise ClavisError(f"context full: {pos0} + {T} tokens > n_ctx {kv.n_ctx}")
+        if ids.min() < 0 or ids.max() >= self.args.vocab_size:
+            raise ClavisError(f"token id out of range 0..{self.args.vocab_size - 1}")
+        hook = hook or _no_hook
+        x = ops.embedding(self.embd, self.embd_type, self.args.dim, ids)   # [T, dim]
+        hook("inp_embd", x)
+        pos = np.arange(pos0, pos0 + T, dtype=np.int32)
+        for i, L in enumerate(self.layers):
+            x = self._block(i, L, x, pos, pos0, kv, hook)
+        if not all_logits:
+            x = np.ascontiguousarray(x[-1:])
+        x = ops.rms_norm(x, self.output_norm, self.args.norm_eps)
+        hook("result_norm", x)
+        logits = self._matmul(x, self.output)                                # [T|1, vocab]
+        hook("result_output", logits)
+        return logits
+
+    def _matmul(self, x, w, bias=None):
+        from clavis.kernels import matmul, ops
+        y = matmul.matmul(x, w)
+        if bias is not None:
+            ops.add(y, bias, out=y)
+        return y
+
+    def _qk_norm(self, L: Layer, q, k):
+        """qwen3: RMSNorm over each head's D values (a no-op for llama/qwen2)."""
+        return q, k
+
+    def _block(self, i, L: Layer, x, pos, pos0, kv, hook):
+        from clavis.kernels import ops
+        a = self.args
+        T, D = x.shape[0], a.head_dim
+        hook_i = lambda name, arr: hook(f"blk.{i}.{name}", arr)  # noqa: E731
+        h = ops.rms_norm(x, L.attn_norm, a.norm_eps)                         # [T, dim]
+        hook_i("attn_norm", h)
+        q = self._matmul(h, L.wq, L.bq).reshape(T, a.n_heads, D)             # [T, Hq, D]
+        k = self._matmul(h, L.wk, L.bk).reshape(T, a.n_kv_heads, D)          # [T, Hkv, D]
+        v = self._matmul(h, L.wv, L.bv).reshape(T, a.n_kv_heads, D)          # [T, Hkv, D]
+        hook_i("q", q), hook_i("k", k), hook_i("v", v)
+        q, k = self._qk_norm(L, q, k)
+        ops.rope(q, pos, a.rope_theta, a.neox, D, self.freq_factors)
+        ops.rope(k, pos, a.rope_theta, a.neox, D, self.freq_factors)
+        hook_i("q_rope", q), hook_i("k_rope", k)
+        kc, vc = kv.k[i], kv.v[i]                                           # [Hkv, n_ctx, D]
+        kc[:, pos0:pos0 + T, :] = k.transpose(1, 0, 2)
+        vc[:, pos0:pos0 + T, :] = v.transpose(1, 0, 2)
+        att = ops.attention(q, kc, vc, pos0 + T, pos0, True, 1.0 / float(np.sqrt(D)))
+        hook_i("attn", att)
+        o = self._matmul(att.reshape(T, a.n_heads * D), L.wo)                # [T, dim]
+        hook_i("attn_out", o)
+        x = ops.add(x, o)
+        hook_i("ffn_inp", x)
+        h = ops.rms_norm(x, L.ffn_norm, a.norm_eps)
+        hook_i("ffn_norm", h)
+        g = ops.silu_mul(self._matmul(h, L.w_gate), self._matmul(h, L.w_up))  # [T, ffn]
+        hook_i("ffn_act", g)
+        d = self._matmul(g, L.w_down)
+        hook_i("ffn_out", d)
+        x = ops.add(x, d)
+        hook_i("l_out", x)
+        return x
+
+
+def _no_hook(name, arr):
+    pass

@@ -1,0 +1,124 @@
+"""Where a model's weights come from: a GGUF file (raw quantized bytes, memory-mapped) or a
+Hugging Face folder (safetensors, quantized at load). Both answer in GGUF tensor names and the
+GGUF layout, so the model code sees one convention.
+
+`WeightSource.packed(name)` -> kernels.matmul.PackedWeight, `.f32(name)` -> small f32 arrays
+(norms, biases), `.table(name)` -> (raw bytes, type) for embedding row lookups.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from clavis import ClavisError
+from clavis.formats.gguf import SUPPORTED_TYPES
+
+QUANTS = ("f32", "f16", "q8_0", "q4_0")
+
+
+class WeightSource:
+    path: str
+
+    def has(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def packed(self, name: str):
+        raise NotImplementedError
+
+    def f32(self, name: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def table(self, name: str) -> tuple[np.ndarray, str]:
+        raise NotImplementedError
+
+
+class GGUFSource(WeightSource):
+    def __init__(self, gf):
+        self.gf, self.path = gf, gf.path
+
+    def has(self, name):
+        return name in self.gf.tensors
+
+    def shape(self, name):
+        return self.gf.tensor(name).shape
+
+    def _typed(self, name):
+        t = self.gf.tensor(name)
+        if t.type not in SUPPORTED_TYPES:
+            raise ClavisError(f"{self.path}: tensor {name!r} has type {t.type.upper()}, which "
+                              f"clavis does not run yet (supported: {', '.join(SUPPORTED_TYPES)}); "
+                              "use a Q4_0/Q8_0/F16 file")
+        return t
+
+    def packed(self, name):
+        from clavis.kernels import matmul as kmm
+        t = self._typed(name)
+        n, k = t.shape
+        return kmm.PackedWeight(t.data, t.type, n, k)
+
+    def f32(self, name):
+        return np.ascontiguousarray(self._typed(name).to_f32(), dtype=np.float32)
+
+    def table(self, name):
+        t = self._typed(name)
+        return t.data, t.type
+
+
+class HFSource(WeightSource):
+    """`mapping`: GGUF name -> (HF name, transform of the f32 array into the GGUF layout)."""
+
+    def __init__(self, folder, mapping: dict[str, tuple[str, Callable | None]], quant: str,
+                 computed: dict[str, np.ndarray] | None = None):
+        if quant not in QUANTS:
+            raise ClavisError(f"unknown quant {quant!r}; choose one of {', '.join(QUANTS)}")
+        self.folder, self.path, self.mapping, self.quant = folder, folder.path, mapping, quant
+        self.computed = computed or {}
+
+    def has(self, name):
+        if name in self.computed:
+            return True
+        return name in self.mapping and self.mapping[name][0] in self.folder.tensors
+
+    def shape(self, name):
+        if name in self.computed:
+            return self.computed[name].shape
+        return tuple(self.folder.tensor(self.mapping[name][0]).shape)
+
+    def f32(self, name):
+        if name in self.computed:
+            return self.computed[name]
+        if name not in self.mapping:
+            raise ClavisError(f"{self.path}: no Hugging Face tensor maps to {name!r}")
+        hf_name, fn = self.mapping[name]
+        arr = self.folder.tensor(hf_name).to_f32()
+        return np.ascontiguousarray(fn(arr) if fn else arr, dtype=np.float32)
+
+    def packed(self, name):
+        from clavis.kernels import matmul as kmm
+        arr = self.f32(name)
+        n, k = arr.shape
+        return kmm.PackedWeight(arr, self.quant, n, k)
+
+    def table(self, name):
+        from clavis.kernels import formats as kformats
+        arr = self.f32(name)
+        if self.quant == "f32":
+            return arr.reshape(-1).view(np.uint8), "f32"
+        return np.ascontiguousarray(kformats.quantize(arr, self.quant)).reshape(-1), self.quant
+
+
+def permute_qk(w: np.ndarray, n_head: int) -> np.ndarray:
+    """HF (rotate_half, pairs i and i+D/2) -> GGUF "normal" rope (pairs 2i and 2i+1): within each
+    head, new row 2i+j is old row j*D/2+i. Works on weights [H*D, K] and biases [H*D]."""
+    hd = w.shape[0] // n_head
+    return w.reshape(n_head, 2, hd // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def unpermute_qk(w: np.ndarray, n_head: int) -> np.ndarray:
+    """The inverse of permute_qk (GGUF -> HF)."""
+    hd = w.shape[0] // n_head
+    return w.reshape(n_head, hd // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
