@@ -80,9 +80,10 @@ def test_dequantize_equals_gguf_py(name):
 
 
 @pytest.mark.parametrize("name,rel", [("f32", 0), ("f16", 2**-11), ("bf16", 2**-8),
-                                      ("q8_0", 0.5 / 127 * 1.01), ("q4_0", 1 / 8 * 1.01)])
+                                      ("q8_0", (0.5 + 127 * 2**-11) / 127), ("q4_0", (1 + 8 * 2**-11) / 8)])
 def test_roundtrip_error_bound(name, rel):
-    """|x - deq(q(x))| <= half a quantization step of the block's scale (plus fp16 rounding)."""
+    """|x - deq(q(x))| <= half a step of the block's scale d plus |q| * fp16 rounding of d
+    (Q4_0: a whole step, because +amax opposite in sign to the max clips at q = 15)."""
     x = np.random.default_rng(SEED + 2).standard_normal((16, 1024)).astype(np.float32)
     y = formats.dequantize(formats.quantize(x, name), name, x.shape)
     bs = formats.block_size(name)
