@@ -11,6 +11,7 @@ from clavis import ClavisError, __version__
 # One line per command module, in the order `clavis --help` lists them.
 COMMAND_MODULES = [
     "info",
+    "ask",
 ]
 
 
