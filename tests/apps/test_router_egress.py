@@ -1,0 +1,78 @@
+"""Egress: in `local` mode a whole session of questions opens no socket to anything but loopback.
+
+A child Python process installs an audit hook (PEP 578) that records the address of every
+`socket.connect` / `socket.sendto` / DNS lookup, and refuses any non-loopback one. It then runs
+every labelled question through the router (plus the `clavis ask` entry point) with a remote
+endpoint configured. A control run in `allow` mode shows the hook does see connections.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from serving_helpers import FakeRemote
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "router_questions.jsonl"
+
+CHILD = r"""
+import json, sys
+events = []
+LOOPBACK = ("127.", "::1", "localhost")
+
+def hook(event, args):
+    if event in ("socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname"):
+        target = args[1] if event in ("socket.connect", "socket.sendto") else args[0]
+        host = str(target[0] if isinstance(target, tuple) else target)
+        events.append([event, host])
+        if not host.startswith(LOOPBACK):
+            raise OSError(f"egress test: blocked {event} to {host}")
+
+sys.addaudithook(hook)
+mode, remote_url, data = sys.argv[1], sys.argv[2], sys.argv[3]
+from clavis.apps.router import RemoteConfig, Router
+from clavis.cli import main
+router = Router(mode, RemoteConfig(remote_url), names=["Clara"])
+actions = {}
+history = [{"role": "user", "content": "My name is Clara, my number is +44 20 7946 0958."}]
+for line in open(data, encoding="utf-8"):
+    q = json.loads(line)["question"]
+    history = history[-4:] + [{"role": "user", "content": q}]
+    plan = router.plan(history)
+    if plan.action == "remote":
+        router.call_remote(plan)
+    actions[plan.action] = actions.get(plan.action, 0) + 1
+    history.append({"role": "assistant", "content": plan.text or "..."})
+rc = [main(["ask", "--privacy", mode, "--remote-url", remote_url, q]) for q in
+      ("What's the weather in Oslo right now?", "What time is it?", "Who wrote Hamlet?")]
+print(json.dumps({"events": events, "actions": actions, "rc": rc}))
+"""
+
+
+def run_session(mode: str, url: str) -> dict:
+    r = subprocess.run([sys.executable, "-c", CHILD, mode, url, str(DATA)], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_local_mode_opens_no_socket_at_all():
+    with FakeRemote() as fake:
+        out = run_session("local", fake.url)
+    assert out["events"] == [], out["events"]
+    assert fake.requests == []
+    n_live = sum(json.loads(line)["route"] == "live" for line in DATA.read_text("utf-8").splitlines())
+    assert out["actions"].get("needs-network", 0) >= n_live - 2   # the live ones were refused
+    assert out["rc"] == [4, 0, 4]
+
+
+def test_control_allow_mode_is_seen_by_the_hook():
+    with FakeRemote() as fake:
+        out = run_session("allow", fake.url)
+    connects = [host for ev, host in out["events"] if ev == "socket.connect"]
+    assert connects and all(h.startswith("127.") for h in connects)
+    assert len(fake.requests) == out["actions"]["remote"] + 1       # + the CLI's weather question
+    for req in fake.requests:
+        sent = json.dumps(req["body"], ensure_ascii=False)
+        assert "Clara" not in sent and "7946" not in sent
