@@ -4,4 +4,19 @@
  *   const void *clv_NAME_impl;               the chosen variant's fn (cast to the op's type)
  * Adding an op = its folder + one line here. Keep the list sorted. */
 #define CLV_OPS(X) \
-    X(placeholder_add_f32)
+    X(add) \
+    X(attention) \
+    X(conv1d_gelu) \
+    X(embedding) \
+    X(gelu) \
+    X(layer_norm) \
+    X(matmul_bf16) \
+    X(matmul_f16) \
+    X(matmul_f32) \
+    X(matmul_q4_0) \
+    X(matmul_q8_0) \
+    X(rms_norm) \
+    X(rope) \
+    X(scale) \
+    X(silu_mul) \
+    X(softmax)

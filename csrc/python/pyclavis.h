@@ -20,7 +20,8 @@ char clv_py_format(const Py_buffer *view);
  * (NULL-terminated); module.c concatenates them. Add a group = a file + one line here. */
 #define CLV_PY_GROUPS(X) \
     X(core) \
-    X(formats)
+    X(formats) \
+    X(matmul)
 
 #define CLV_PY_DECLARE(NAME) extern PyMethodDef clv_py_methods_##NAME[];
 CLV_PY_GROUPS(CLV_PY_DECLARE)

@@ -1,0 +1,276 @@
+/* Bindings for the matmul micro-kernels (csrc/ukernels/matmul/matmul.h) and the read-bandwidth
+ * benchmark. The Python side (clavis/kernels/matmul.py) owns the packed buffers; this file owns
+ * the threading: quantize X rows, then hand output chunks to the pool. GIL released throughout. */
+#include "pyclavis.h"
+#include "ukernels/matmul/matmul.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+uint64_t clv_bench_read(const void *buf, size_t nbytes);
+
+static const char *op_name(int type) {
+    switch (type) {
+    case CLV_TYPE_F32: return "matmul_f32";
+    case CLV_TYPE_F16: return "matmul_f16";
+    case CLV_TYPE_BF16: return "matmul_bf16";
+    case CLV_TYPE_Q8_0: return "matmul_q8_0";
+    case CLV_TYPE_Q4_0: return "matmul_q4_0";
+    default: return NULL;
+    }
+}
+
+/* The ukernel of `variant` (NULL/"" = the dispatched one) for weight type `type`. */
+static const clv_matmul_ukernel *find_ukernel(int type, const char *variant, const char **vname) {
+    const char *opn = op_name(type);
+    const clv_op *op = opn ? clv_op_find(opn) : NULL;
+    if (!op) {
+        PyErr_Format(PyExc_ValueError, "matmul: unsupported weight type id %d", type);
+        return NULL;
+    }
+    if (!variant || !*variant) variant = *op->chosen;
+    for (const clv_variant *v = op->variants; v->name; v++) {
+        if (strcmp(v->name, variant)) continue;
+        if (!clv_variant_supported(v)) break;
+        if (vname) *vname = v->name;
+        return v->fn;
+    }
+    PyErr_Format(PyExc_ValueError, "%s has no variant '%s' runnable on this CPU", opn, variant);
+    return NULL;
+}
+
+static PyObject *py_matmul_info(PyObject *self, PyObject *args) {
+    int type;
+    const char *variant = NULL, *vname = NULL;
+    if (!PyArg_ParseTuple(args, "i|z", &type, &variant)) return NULL;
+    const clv_matmul_ukernel *uk = find_ukernel(type, variant, &vname);
+    if (!uk) return NULL;
+    return Py_BuildValue("{s:s,s:s,s:i,s:i,s:i,s:O}", "variant", vname, "layout", uk->layout,
+                         "nr", uk->nr, "mr", uk->mr, "kb", uk->kb, "int8_activations",
+                         uk->lhs_quant ? Py_True : Py_False);
+}
+
+static int check_nk(const clv_matmul_ukernel *uk, long long n, long long k) {
+    if (n < 1 || k < 1 || k % uk->kb) {
+        PyErr_Format(PyExc_ValueError, "matmul: bad weight shape [%lld, %lld] (k must be a positive "
+                     "multiple of %d)", n, k, uk->kb);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *py_matmul_packed_size(PyObject *self, PyObject *args) {
+    int type;
+    const char *variant;
+    long long n, k;
+    if (!PyArg_ParseTuple(args, "izLL", &type, &variant, &n, &k)) return NULL;
+    const clv_matmul_ukernel *uk = find_ukernel(type, variant, NULL);
+    if (!uk || check_nk(uk, n, k)) return NULL;
+    return PyLong_FromSize_t(uk->packed_size(n, k));
+}
+
+typedef struct {
+    const clv_matmul_ukernel *uk;
+    const void *src;
+    void *dst;
+    int64_t n, k, tiles_per_chunk, n_tiles;
+} pack_job;
+
+static void pack_chunk(void *ctx, int64_t c, int tid) {
+    pack_job *j = ctx;
+    int64_t t0 = c * j->tiles_per_chunk, t1 = t0 + j->tiles_per_chunk;
+    if (t1 > j->n_tiles) t1 = j->n_tiles;
+    j->uk->pack(j->src, j->dst, j->n, j->k, t0, t1);
+}
+
+/* matmul_pack(src uint8, dst uint8 (64-byte aligned), type, variant, n, k) */
+static PyObject *py_matmul_pack(PyObject *self, PyObject *args) {
+    PyObject *so, *dobj;
+    int type;
+    const char *variant;
+    long long n, k;
+    if (!PyArg_ParseTuple(args, "OOizLL", &so, &dobj, &type, &variant, &n, &k)) return NULL;
+    const clv_matmul_ukernel *uk = find_ukernel(type, variant, NULL);
+    if (!uk || check_nk(uk, n, k)) return NULL;
+    Py_buffer src, dst;
+    if (clv_py_buffer(so, &src, 'B', -1, 0, "weight data") < 0) return NULL;
+    if (clv_py_buffer(dobj, &dst, 'B', -1, 1, "packed buffer") < 0) {
+        PyBuffer_Release(&src);
+        return NULL;
+    }
+    size_t want = clv_row_size(type, k) * (size_t)n, psize = uk->packed_size(n, k);
+    PyObject *ret = NULL;
+    if ((size_t)src.len != want)
+        PyErr_Format(PyExc_ValueError, "weight data: a [%lld, %lld] tensor needs %zu bytes, got %zd",
+                     n, k, want, src.len);
+    else if ((size_t)dst.len != psize || ((uintptr_t)dst.buf & 63))
+        PyErr_Format(PyExc_ValueError, "packed buffer must be %zu bytes, 64-byte aligned", psize);
+    else {
+        int64_t n_tiles = clv_matmul_tiles(n, uk->nr);
+        pack_job j = {uk, src.buf, dst.buf, n, k, uk->nr >= 16 ? 4 : 64, n_tiles};
+        Py_BEGIN_ALLOW_THREADS
+        clv_parallel_for(clv_py_pool(), (n_tiles + j.tiles_per_chunk - 1) / j.tiles_per_chunk,
+                         pack_chunk, &j);
+        Py_END_ALLOW_THREADS
+        ret = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&dst);
+    return ret;
+}
+
+typedef struct {
+    const clv_matmul_ukernel *uk;
+    clv_matmul_args a;
+    const float *x;
+    clv_lhs_q8 *xq;
+    int64_t m, rows_per_qchunk;
+    int64_t mblk, nblk, n_mb;
+} mm_job;
+
+static void quant_chunk(void *ctx, int64_t c, int tid) {
+    mm_job *j = ctx;
+    int64_t r0 = c * j->rows_per_qchunk, r1 = r0 + j->rows_per_qchunk, nb = j->a.k / CLV_QK;
+    if (r1 > j->m) r1 = j->m;
+    for (int64_t r = r0; r < r1; r++) j->uk->lhs_quant(j->x + r * j->a.k, j->xq + r * nb, j->a.k);
+}
+
+static void run_chunk(void *ctx, int64_t c, int tid) {
+    mm_job *j = ctx;
+    int64_t nbi = c / j->n_mb, mbi = c % j->n_mb;     /* neighbours share a W block (cache) */
+    int64_t m0 = mbi * j->mblk, n0 = nbi * j->nblk;
+    int64_t m1 = m0 + j->mblk < j->m ? m0 + j->mblk : j->m;
+    int64_t n1 = n0 + j->nblk < j->a.n ? n0 + j->nblk : j->a.n;
+    j->uk->run(&j->a, m0, m1, n0, n1);
+}
+
+static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
+
+/* Chunking: decode (m < 2 * mr) splits N only, ~8 chunks per thread; prefill cuts 64 x 64
+ * output tiles, W-block-major so consecutive chunks reuse the same packed rows. */
+static void plan_chunks(mm_job *j, int threads) {
+    int64_t nr = j->uk->nr, mr = j->uk->mr;
+    if (j->m < 2 * mr) {
+        j->mblk = j->m;
+        j->nblk = round_up((j->a.n + threads * 8 - 1) / (threads * 8), nr);
+        if (j->nblk < 16) j->nblk = round_up(16, nr);
+    } else {
+        j->mblk = round_up(64, mr);
+        j->nblk = round_up(64, nr);
+    }
+    j->n_mb = (j->m + j->mblk - 1) / j->mblk;
+}
+
+/* matmul(x f32[M,K], packed uint8, out f32[M,N], type, variant, n, k) */
+static PyObject *py_matmul(PyObject *self, PyObject *args) {
+    PyObject *xo, *po, *oo;
+    int type;
+    const char *variant;
+    long long n, k;
+    if (!PyArg_ParseTuple(args, "OOOizLL", &xo, &po, &oo, &type, &variant, &n, &k)) return NULL;
+    const clv_matmul_ukernel *uk = find_ukernel(type, variant, NULL);
+    if (!uk || check_nk(uk, n, k)) return NULL;
+    Py_buffer x, p, out;
+    if (clv_py_buffer(xo, &x, 'f', 2, 0, "x") < 0) return NULL;
+    if (clv_py_buffer(po, &p, 'B', -1, 0, "packed weight") < 0) goto fail_x;
+    if (clv_py_buffer(oo, &out, 'f', 2, 1, "out") < 0) goto fail_p;
+    int64_t m = x.shape[0];
+    PyObject *ret = NULL;
+    if (x.shape[1] != k) {
+        PyErr_Format(PyExc_ValueError, "x has %zd columns, the weight has k = %lld", x.shape[1], k);
+    } else if (out.shape[0] != m || out.shape[1] != n) {
+        PyErr_Format(PyExc_ValueError, "out must be [%lld, %lld], got [%zd, %zd]", (long long)m, n,
+                     out.shape[0], out.shape[1]);
+    } else if ((size_t)p.len != uk->packed_size(n, k) || ((uintptr_t)p.buf & 63)) {
+        PyErr_Format(PyExc_ValueError, "packed weight must be %zu bytes, 64-byte aligned",
+                     uk->packed_size(n, k));
+    } else {
+        mm_job j = {uk, {x.buf, (size_t)k * 4, p.buf, out.buf, (size_t)n, n, k}, x.buf, NULL, m};
+        int failed = 0;
+        clv_threadpool *pool = clv_py_pool();
+        int threads = clv_threadpool_size(pool);
+        Py_BEGIN_ALLOW_THREADS
+        if (uk->lhs_quant && m > 0) {
+            j.xq = malloc((size_t)m * (size_t)(k / CLV_QK) * sizeof(clv_lhs_q8));
+            if (!j.xq) failed = 1;
+            else {
+                j.rows_per_qchunk = m < 4 * threads ? 1 : 4;
+                clv_parallel_for(pool, (m + j.rows_per_qchunk - 1) / j.rows_per_qchunk, quant_chunk, &j);
+                j.a.lhs = j.xq;
+                j.a.lhs_stride = (size_t)(k / CLV_QK) * sizeof(clv_lhs_q8);
+            }
+        }
+        if (!failed && m > 0) {
+            plan_chunks(&j, threads);
+            clv_parallel_for(pool, j.n_mb * ((n + j.nblk - 1) / j.nblk), run_chunk, &j);
+        }
+        free(j.xq);
+        Py_END_ALLOW_THREADS
+        if (failed) PyErr_NoMemory();
+        else ret = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&p);
+    PyBuffer_Release(&x);
+    return ret;
+fail_p:
+    PyBuffer_Release(&p);
+fail_x:
+    PyBuffer_Release(&x);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ read bandwidth */
+
+typedef struct { const uint8_t *buf; size_t len, chunk; uint64_t sink[64]; } bw_job;
+
+static void bw_chunk(void *ctx, int64_t c, int tid) {
+    bw_job *j = ctx;
+    size_t off = (size_t)c * j->chunk, len = off + j->chunk <= j->len ? j->chunk : j->len - off;
+    j->sink[tid & 63] += clv_bench_read(j->buf + off, len);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* read_bandwidth(buf uint8, reps) -> list of seconds per full pass over buf, on all threads */
+static PyObject *py_read_bandwidth(PyObject *self, PyObject *args) {
+    PyObject *bo;
+    int reps;
+    if (!PyArg_ParseTuple(args, "Oi", &bo, &reps)) return NULL;
+    Py_buffer b;
+    if (clv_py_buffer(bo, &b, 'B', -1, 0, "buffer") < 0) return NULL;
+    if (reps < 1 || reps > 1000 || b.len < (1 << 20)) {
+        PyBuffer_Release(&b);
+        PyErr_SetString(PyExc_ValueError, "read_bandwidth: need reps in 1..1000 and >= 1 MiB");
+        return NULL;
+    }
+    bw_job j = {b.buf, (size_t)b.len, 1 << 20, {0}};
+    int64_t chunks = (int64_t)((j.len + j.chunk - 1) / j.chunk);
+    double *t = malloc(sizeof(double) * (size_t)reps);
+    Py_BEGIN_ALLOW_THREADS
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        clv_parallel_for(clv_py_pool(), chunks, bw_chunk, &j);
+        t[r] = now_s() - t0;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&b);
+    PyObject *list = PyList_New(reps);
+    for (int r = 0; r < reps; r++) PyList_SET_ITEM(list, r, PyFloat_FromDouble(t[r]));
+    free(t);
+    return list;
+}
+
+PyMethodDef clv_py_methods_matmul[] = {
+    {"matmul_info", py_matmul_info, METH_VARARGS, "matmul_info(type, variant=None) -> dict"},
+    {"matmul_packed_size", py_matmul_packed_size, METH_VARARGS, "(type, variant, n, k) -> bytes"},
+    {"matmul_pack", py_matmul_pack, METH_VARARGS, "(src, dst, type, variant, n, k)"},
+    {"matmul", py_matmul, METH_VARARGS, "(x[M,K], packed, out[M,N], type, variant, n, k)"},
+    {"read_bandwidth", py_read_bandwidth, METH_VARARGS, "(buf, reps) -> seconds per pass"},
+    {NULL, NULL, 0, NULL},
+};

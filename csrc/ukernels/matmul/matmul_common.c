@@ -1,0 +1,30 @@
+/* Shared portable pieces of the matmul micro-kernels: the reference activation quantizer and
+ * the plain "rows" packing used by the scalar variants. */
+#include "matmul.h"
+#include "../../formats/fp16.h"
+
+#include <math.h>
+#include <string.h>
+
+/* The contract in matmul.h: GGUF Q8_0 per 32 values (ref: gguf-py quants.Q8_0), plus the sum. */
+__attribute__((optimize("fp-contract=off")))
+void clv_lhs_quant_ref(const float *x, clv_lhs_q8 *dst, int64_t k) {
+    for (int64_t b = 0; b < k / CLV_QK; b++, x += CLV_QK) {
+        float amax = 0.0f;
+        for (int j = 0; j < CLV_QK; j++) {
+            float a = fabsf(x[j]);
+            if (a > amax) amax = a;
+        }
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int32_t s = 0;
+        for (int j = 0; j < CLV_QK; j++) {
+            float v = x[j] * id;
+            int q = (int)roundf(v);
+            dst[b].qs[j] = (int8_t)q;
+            s += q;
+        }
+        dst[b].d = clv_fp16_to_fp32(clv_fp32_to_fp16(d));
+        dst[b].s = s;
+    }
+}

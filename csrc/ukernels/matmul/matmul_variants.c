@@ -1,0 +1,60 @@
+/* The variant tables of the five matmul ops (best first, scalar last). `fn` points at a
+ * clv_matmul_ukernel (matmul.h). Adding a variant = its file + one line here. */
+#include "matmul.h"
+
+#define UK(NAME) extern const clv_matmul_ukernel NAME;
+UK(clv_mm_f32_scalar) UK(clv_mm_f16_scalar) UK(clv_mm_bf16_scalar)
+UK(clv_mm_q8_0_scalar) UK(clv_mm_q4_0_scalar)
+#if defined(__x86_64__)
+#endif
+#if defined(__aarch64__)
+#endif
+#undef UK
+
+#define V(NAME, FEATURES, UKERNEL) {NAME, FEATURES, (const void *)&UKERNEL},
+#define END {0, 0, 0},
+
+const clv_variant clv_matmul_q4_0_variants[] = {
+#if defined(__x86_64__)
+#endif
+#if defined(__aarch64__)
+#endif
+    V("scalar", 0, clv_mm_q4_0_scalar)
+    END
+};
+
+const clv_variant clv_matmul_q8_0_variants[] = {
+#if defined(__x86_64__)
+#endif
+#if defined(__aarch64__)
+#endif
+    V("scalar", 0, clv_mm_q8_0_scalar)
+    END
+};
+
+const clv_variant clv_matmul_f32_variants[] = {
+#if defined(__x86_64__)
+#endif
+#if defined(__aarch64__)
+#endif
+    V("scalar", 0, clv_mm_f32_scalar)
+    END
+};
+
+const clv_variant clv_matmul_f16_variants[] = {
+#if defined(__x86_64__)
+#endif
+#if defined(__aarch64__)
+#endif
+    V("scalar", 0, clv_mm_f16_scalar)
+    END
+};
+
+const clv_variant clv_matmul_bf16_variants[] = {
+#if defined(__x86_64__)
+#endif
+#if defined(__aarch64__)
+#endif
+    V("scalar", 0, clv_mm_bf16_scalar)
+    END
+};

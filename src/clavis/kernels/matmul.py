@@ -1,0 +1,103 @@
+"""Matrix multiplication Y = X W^T on packed weights (the C micro-kernels in csrc/ukernels/matmul).
+
+    w = PackedWeight(data, type, n, k)     # raw GGUF bytes of W[n, k] (uint8), or float32 [n, k]
+    y = matmul(x, w)                       # x f32[M, K] or f32[K] -> y f32[M, N] or f32[N]
+
+The weight is packed once, at construction, into the tile layout of the variant dispatched at that
+moment (`w.layout` describes it); later calls always use that variant. For q8_0/q4_0 weights X is
+quantized per call to int8 blocks exactly as GGUF Q8_0, and the integer dot products are exact.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from clavis import ClavisError
+from clavis.kernels import _C
+from clavis.kernels import formats
+
+_ALIGN = 64
+
+
+def _aligned_empty(nbytes: int) -> np.ndarray:
+    raw = np.empty(nbytes + _ALIGN, dtype=np.uint8)
+    off = (-raw.ctypes.data) % _ALIGN
+    return raw[off:off + nbytes]
+
+
+class PackedWeight:
+    """A weight W[n, k] packed for the matmul kernels.
+
+    data: raw GGUF bytes of W in `type` (uint8, n * row_bytes(type, k) bytes, any shape), or a
+    float32 array of shape [n, k] that is first quantized to `type`.
+    Attributes: n, k, type (name), nbytes (packed bytes), variant, layout (dict).
+    """
+
+    def __init__(self, data, type, n: int, k: int, variant: str | None = None):
+        self.type = formats.type_name(type)
+        tid = formats.type_id(type)
+        self.n, self.k = int(n), int(k)
+        if self.n < 1 or self.k < 1:
+            raise ClavisError(f"PackedWeight: bad shape [{n}, {k}]")
+        data = np.asarray(data) if not isinstance(data, np.ndarray) else data
+        if data.dtype == np.float32:
+            if data.shape != (self.n, self.k):
+                raise ClavisError(f"PackedWeight: float32 weight has shape {data.shape}, "
+                                  f"expected [{self.n}, {self.k}]")
+            data = formats.quantize(data, tid)
+        elif data.dtype != np.uint8:
+            raise ClavisError(f"PackedWeight: data must be uint8 GGUF bytes or float32, got {data.dtype}")
+        want = formats.row_bytes(tid, self.k) * self.n
+        if data.size != want:
+            raise ClavisError(f"PackedWeight: a {self.type} weight [{self.n}, {self.k}] has {want} "
+                              f"bytes, got {data.size}")
+        try:
+            info = _C.matmul_info(tid, variant)
+            if self.k % info["kb"]:
+                raise ClavisError(f"PackedWeight: k = {self.k} is not a multiple of {info['kb']} "
+                                  f"({self.type})")
+            self.variant = info["variant"]
+            self.layout = dict(info, n_tiles=-(-self.n // info["nr"]))
+            self.packed = _aligned_empty(_C.matmul_packed_size(tid, self.variant, self.n, self.k))
+            _C.matmul_pack(np.ascontiguousarray(data).reshape(-1), self.packed, tid, self.variant,
+                           self.n, self.k)
+        except ValueError as e:
+            raise ClavisError(f"PackedWeight: {e}") from None
+        self._tid = tid
+
+    @property
+    def nbytes(self) -> int:
+        return self.packed.nbytes
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n, self.k)
+
+    def __repr__(self) -> str:
+        return (f"PackedWeight({self.type}, n={self.n}, k={self.k}, variant={self.variant!r}, "
+                f"layout={self.layout['layout']!r})")
+
+
+def matmul(x, w: PackedWeight, out: np.ndarray | None = None) -> np.ndarray:
+    """Y = X W^T: x f32[M, K] (or f32[K]) -> f32[M, N] (or f32[N])."""
+    if not isinstance(w, PackedWeight):
+        raise ClavisError(f"matmul: w must be a PackedWeight, got {type(w).__name__}")
+    x = np.asarray(x)
+    if x.dtype != np.float32:
+        raise ClavisError(f"matmul: x must be float32, got {x.dtype}")
+    vec = x.ndim == 1
+    if x.ndim not in (1, 2):
+        raise ClavisError(f"matmul: x must be [M, K] or [K], got shape {x.shape}")
+    x2 = np.ascontiguousarray(x.reshape(1, -1) if vec else x)
+    if x2.shape[1] != w.k:
+        raise ClavisError(f"matmul: x has K = {x2.shape[1]} but the weight is [{w.n}, {w.k}]")
+    shape = (w.n,) if vec else (x2.shape[0], w.n)
+    if out is None:
+        out = np.empty(shape, dtype=np.float32)
+    elif (not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != shape
+          or not out.flags.c_contiguous):
+        raise ClavisError(f"matmul: out must be a C-contiguous float32 array of shape {shape}")
+    try:
+        _C.matmul(x2, w.packed, out.reshape(x2.shape[0], w.n), w._tid, w.variant, w.n, w.k)
+    except (ValueError, TypeError) as e:
+        raise ClavisError(f"matmul: {e}") from None
+    return out
