@@ -63,9 +63,9 @@ def _service_text(rec: dict) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _message(rec: dict, chat_name: str | None, prefix: str, where: str) -> Message:
+def _message(rec: dict, chat_name: str | None, prefix: str, where: str, pos: int) -> Message:
     when = _time(rec, where)
-    mid = rec.get("id")
+    mid = rec.get("id", pos)  # exports always have ids; hand-made ones may not
     rid = rec.get("reply_to_message_id")
     msg = Message(id=f"{prefix}{mid}" if prefix else mid, time=when, author=None,
                   text=flatten_text(rec.get("text")),
@@ -74,7 +74,10 @@ def _message(rec: dict, chat_name: str | None, prefix: str, where: str) -> Messa
     if rec.get("type") == "service":
         msg.kind, msg.text = "system", _service_text(rec)
         return msg
-    msg.author = rec.get("from") or rec.get("author") or chat_name or "Deleted Account"
+    if "from" in rec:  # present but null: the sender deleted their account
+        msg.author = rec["from"] or "Deleted Account"
+    else:  # channel posts carry no sender: the channel speaks
+        msg.author = rec.get("author") or chat_name or "Unknown"
     media = rec.get("media_type")
     if media in _VOICE:
         msg.kind, msg.attachment = "voice", rec.get("file")
@@ -96,7 +99,7 @@ def _chat_messages(chat: dict, prefix: str, name: str, where: str, errors: list)
             errors.append((0, f"{where}.messages[{i}]: not an object"))
             continue
         try:
-            out.append(_message(rec, name, prefix, f"{where}.messages[{i}]"))
+            out.append(_message(rec, name, prefix, f"{where}.messages[{i}]", i + 1))
         except ValueError as e:
             errors.append((0, str(e)))
     return out
