@@ -20,6 +20,7 @@ char clv_py_format(const Py_buffer *view);
  * (NULL-terminated); module.c concatenates them. Add a group = a file + one line here. */
 #define CLV_PY_GROUPS(X) \
     X(core) \
+    X(ops) \
     X(formats) \
     X(matmul)
 
