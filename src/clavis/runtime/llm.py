@@ -1,0 +1,219 @@
+"""`LLM`: load a Llama-family model (a .gguf file, an HF folder or an HF repo id) and run it.
+
+    llm = LLM.load("model.gguf", n_ctx=4096)
+    for piece in llm.generate("The capital of France is", max_tokens=32): print(piece, end="")
+    llm.logits(ids)                 # f32[len(ids), vocab], from a fresh context
+
+One LLM holds one KV cache; a new generate()/chat() closes an unfinished previous generation.
+The prompt prefix already in the cache is reused (chat turns re-send the whole history).
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+
+from clavis import ClavisError
+from clavis.runtime.generate import (PREFILL_CHUNK, ContextOverflowError, Generation,
+                                     GenerationStats, check_fits)
+from clavis.runtime.kv_cache import KVCache
+from clavis.runtime.sampling import SamplingParams
+
+__all__ = ["LLM", "ContextOverflowError", "Generation", "GenerationStats"]
+
+
+class LLM:
+    def __init__(self, model, tokenizer, n_ctx: int, name: str, source: str,
+                 chat_template: str | None = None, kv_dtype: str = "f16"):
+        self.model, self.tokenizer, self.name, self.source = model, tokenizer, name, source
+        self.n_ctx = int(n_ctx)
+        self._chat_template = chat_template
+        self.kv_dtype = kv_dtype
+        self.kv = KVCache.for_model(model.args, self.n_ctx, kv_dtype)
+        self._kv_ids: list[int] = []        # the tokens whose K/V are in self.kv
+        self._active: Generation | None = None
+        eos = set(getattr(tokenizer, "eos_ids", ()) or ())
+        self.eos_ids = frozenset(eos)
+
+    # ---- loading ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path_or_hf_repo: str | os.PathLike, quant: str | None = None, n_ctx: int = 4096,
+             threads: int | None = None, kv_dtype: str | None = None) -> "LLM":
+        """`quant` (HF folders only: "q4_0" | "q8_0" | "f16" | "f32") quantizes at load; a GGUF
+        runs in the types it was written in. `kv_dtype` defaults to f32 for f32 weights, else f16."""
+        from clavis.formats.gguf import read_gguf
+        from clavis.formats.hf import HFFolder, is_hf_folder
+        from clavis.models.registry import load_gguf_model, load_hf_model
+        from clavis.runtime.hub import download, looks_like_repo
+
+        if threads is not None:
+            from clavis import kernels
+            kernels.set_num_threads(int(threads))
+        path = os.fspath(path_or_hf_repo)
+        if looks_like_repo(path):
+            path = download(path)
+        if os.path.isdir(path):
+            if not is_hf_folder(path):
+                raise ClavisError(f"{path}: a folder without config.json; expected a Hugging Face "
+                                  "model folder (config.json, *.safetensors, tokenizer.json)")
+            folder = HFFolder(path)
+            model = load_hf_model(folder, quant)
+            tok = _tokenizer_hf(path)
+            f32 = quant == "f32" or (quant is None and model.output.type == "f32")
+        elif os.path.isfile(path):
+            if quant is not None:
+                raise ClavisError(f"{path}: quant={quant!r} applies to HF folders; a GGUF file runs "
+                                  "in the types it was written in (convert it instead)")
+            gf = read_gguf(path)
+            model = load_gguf_model(gf)
+            tok = _tokenizer_gguf(gf)
+            f32 = gf.tensor("blk.0.attn_q.weight").type == "f32"
+        else:
+            raise ClavisError(f"{path}: no such file or folder")
+        if tok is not None and tok.vocab_size > model.vocab_size:
+            raise ClavisError(f"{path}: the tokenizer has {tok.vocab_size} tokens but the model's "
+                              f"embedding has {model.vocab_size} rows")
+        n_ctx = int(n_ctx)
+        if n_ctx < 16:
+            raise ClavisError(f"n_ctx must be at least 16, got {n_ctx}")
+        n_ctx = min(n_ctx, model.args.n_ctx_train)
+        name = model.args.name or os.path.basename(path.rstrip("/"))
+        template = getattr(tok, "chat_template", None)
+        return cls(model, tok, n_ctx, name, path, template, kv_dtype or ("f32" if f32 else "f16"))
+
+    # ---- properties ------------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return self.model.vocab_size
+
+    @property
+    def args(self):
+        return self.model.args
+
+    def _need_tokenizer(self):
+        if self.tokenizer is None:
+            raise ClavisError(f"{self.source}: the model has no tokenizer; pass token ids instead")
+        return self.tokenizer
+
+    def tokenize(self, text: str, add_special: bool = True) -> list[int]:
+        return list(self._need_tokenizer().encode(text, add_special=add_special))
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        return self._need_tokenizer().decode([int(i) for i in ids])
+
+    def detokenize_raw(self, ids: Sequence[int]) -> str:
+        """Decoding for streaming: special tokens (chat markers) are left out."""
+        return self._need_tokenizer().decode([int(i) for i in ids], skip_special=True)
+
+    # ---- evaluation ------------------------------------------------------------------------
+    def logits(self, ids: Sequence[int]) -> np.ndarray:
+        """f32[len(ids), vocab]: one row per position, from a fresh context."""
+        ids = _as_ids(ids, self.vocab_size)
+        if len(ids) > self.n_ctx:
+            raise ContextOverflowError(len(ids), self.n_ctx)
+        kv = KVCache.for_model(self.args, len(ids), "f32")
+        out = np.empty((len(ids), self.vocab_size), dtype=np.float32)
+        for i in range(0, len(ids), PREFILL_CHUNK):
+            chunk = ids[i:i + PREFILL_CHUNK]
+            out[i:i + len(chunk)] = self.model.forward(chunk, i, kv, all_logits=True)
+        return out
+
+    def _prefill(self, ids: list[int], stats: GenerationStats) -> np.ndarray:
+        """Bring the KV cache to `ids` (reusing the common prefix); logits of the last token."""
+        n_same = 0
+        for a, b in zip(self._kv_ids, ids[:-1]):   # the last token is always recomputed
+            if a != b:
+                break
+            n_same += 1
+        stats.cached_tokens = n_same
+        self._kv_ids = ids[:n_same]
+        self.kv.n = n_same
+        logits = None
+        for i in range(n_same, len(ids), PREFILL_CHUNK):
+            chunk = ids[i:i + PREFILL_CHUNK]
+            logits = self.model.forward(chunk, i, self.kv)
+            self._kv_ids.extend(chunk)
+            self.kv.n = len(self._kv_ids)
+        return logits
+
+    def _decode_one(self, tok: int) -> np.ndarray:
+        pos = len(self._kv_ids)
+        logits = self.model.forward([tok], pos, self.kv)
+        self._kv_ids.append(int(tok))
+        self.kv.n = len(self._kv_ids)
+        return logits
+
+    def _release(self, gen: Generation) -> None:
+        if self._active is gen:
+            self._active = None
+
+    # ---- generation ------------------------------------------------------------------------
+    def generate(self, prompt_or_ids, max_tokens: int = 256, temperature: float = 0.8,
+                 top_k: int = 40, top_p: float = 0.95, min_p: float = 0.05,
+                 repeat_penalty: float = 1.0, seed: int | None = None, stop=(),
+                 ignore_eos: bool = False) -> Generation:
+        """An iterator of text pieces (see Generation); the prompt is a str or token ids."""
+        if isinstance(prompt_or_ids, str):
+            ids = self.tokenize(prompt_or_ids, add_special=True)
+        else:
+            ids = _as_ids(prompt_or_ids, self.vocab_size)
+        check_fits(len(ids), self.n_ctx)
+        if max_tokens < 0:
+            raise ClavisError(f"max_tokens must be >= 0, got {max_tokens}")
+        params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
+                                repeat_penalty=repeat_penalty, seed=seed)
+        if self._active is not None:
+            self._active.close()
+        gen = Generation(self, ids, max_tokens, params, stop=stop, ignore_eos=ignore_eos)
+        self._active = gen
+        return gen
+
+    def apply_chat_template(self, messages, add_generation_prompt: bool = True) -> str:
+        from clavis.text.chat_template import fallback_for, render
+        tok = self._need_tokenizer()
+        template = self._chat_template or fallback_for(self.args.arch, tok.tokens)
+        return render(template, messages, add_generation_prompt=add_generation_prompt,
+                      bos_token=tok.bos_token, eos_token=tok.eos_token)
+
+    def chat_ids(self, messages) -> list[int]:
+        """The token ids of a chat prompt (no doubled BOS when the template writes it)."""
+        ids = self.tokenize(self.apply_chat_template(messages), add_special=True)
+        bos = self.tokenizer.bos_id
+        if bos is not None and len(ids) >= 2 and ids[0] == bos and ids[1] == bos:
+            ids = ids[1:]
+        return ids
+
+    def chat(self, messages, **sampling) -> Generation:
+        return self.generate(self.chat_ids(messages), **sampling)
+
+    def __repr__(self):
+        return f"LLM({self.name!r}, arch={self.args.arch}, n_ctx={self.n_ctx})"
+
+
+def _as_ids(ids, vocab: int) -> list[int]:
+    try:
+        out = [int(i) for i in ids]
+    except (TypeError, ValueError):
+        raise ClavisError("expected a string or a sequence of token ids") from None
+    bad = [i for i in out if not 0 <= i < vocab]
+    if bad:
+        raise ClavisError(f"token id {bad[0]} is out of range 0..{vocab - 1}")
+    return out
+
+
+def _tokenizer_gguf(gf):
+    if "tokenizer.ggml.model" not in gf.metadata:
+        return None
+    from clavis.text.tokenizer import Tokenizer
+    try:
+        return Tokenizer.from_gguf_metadata(gf.metadata)
+    except ClavisError as e:
+        raise ClavisError(f"{gf.path}: {e}") from None
+
+
+def _tokenizer_hf(path: str):
+    if not os.path.isfile(os.path.join(path, "tokenizer.json")):
+        return None
+    from clavis.text.tokenizer import Tokenizer
+    return Tokenizer.from_hf_dir(path)
