@@ -6,6 +6,9 @@
 UK(clv_mm_f32_scalar) UK(clv_mm_f16_scalar) UK(clv_mm_bf16_scalar)
 UK(clv_mm_q8_0_scalar) UK(clv_mm_q4_0_scalar)
 #if defined(__x86_64__)
+UK(clv_mm_q4_0_avx512vnni) UK(clv_mm_q8_0_avx512vnni) UK(clv_mm_q4_0_avx512) UK(clv_mm_q8_0_avx512)
+#define X86_AVX512 (CLV_CPU_AVX2 | CLV_CPU_AVX512)
+#define X86_VNNI (X86_AVX512 | CLV_CPU_AVX512VNNI)
 #endif
 #if defined(__aarch64__)
 #endif
@@ -16,6 +19,8 @@ UK(clv_mm_q8_0_scalar) UK(clv_mm_q4_0_scalar)
 
 const clv_variant clv_matmul_q4_0_variants[] = {
 #if defined(__x86_64__)
+    V("avx512vnni", X86_VNNI, clv_mm_q4_0_avx512vnni)
+    V("avx512", X86_AVX512, clv_mm_q4_0_avx512)
 #endif
 #if defined(__aarch64__)
 #endif
@@ -25,6 +30,8 @@ const clv_variant clv_matmul_q4_0_variants[] = {
 
 const clv_variant clv_matmul_q8_0_variants[] = {
 #if defined(__x86_64__)
+    V("avx512vnni", X86_VNNI, clv_mm_q8_0_avx512vnni)
+    V("avx512", X86_AVX512, clv_mm_q8_0_avx512)
 #endif
 #if defined(__aarch64__)
 #endif
