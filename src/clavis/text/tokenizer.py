@@ -1,0 +1,285 @@
+"""Tokenizers for Llama-family models, from GGUF metadata or a Hugging Face folder.
+
+Built on HF `tokenizers` (Rust). From GGUF, the vocabulary is turned into an HF tokenizer that
+splits text exactly as llama.cpp does (see _hf_json.py). Special tokens written in the text
+(<|im_start|>, <|eot_id|>, ...) are always parsed as special tokens.
+
+    tok = Tokenizer.from_gguf_metadata(fields)      # fields: GGUF key -> plain python value
+    ids = tok.encode("Hello")                        # [bos, ...] when the model adds a BOS
+    tok.decode(ids, skip_special=True)
+    dec = tok.stream_decoder(); dec.feed(id) -> str  # never splits a UTF-8 character
+"""
+from __future__ import annotations
+
+import codecs
+import json
+from pathlib import Path
+
+from tokenizers import Tokenizer as _HFTokenizer
+
+from clavis import ClavisError
+from clavis.text import _hf_json as hj
+
+# Texts llama.cpp treats as end-of-generation tokens (besides tokenizer.ggml.eos_token_id).
+EOG_TEXTS = frozenset({
+    "<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>",
+    "<end_of_turn>", "<|endoftext|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
+    "<｜end▁of▁sentence｜>",
+})
+_K = "tokenizer.ggml."
+
+
+def _get(fields, key, kind, default=None, required=False):
+    if key not in fields or fields[key] is None:
+        if required:
+            raise ClavisError(f"GGUF metadata has no {key!r} (needed by the tokenizer)")
+        return default
+    value = fields[key]
+    ok = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+          "bool": lambda v: isinstance(v, (bool, int)),
+          "str": lambda v: isinstance(v, str),
+          "list": lambda v: isinstance(v, (list, tuple))}[kind]
+    if not ok(value):
+        raise ClavisError(f"GGUF metadata {key!r} should be {kind}, got {type(value).__name__}")
+    return bool(value) if kind == "bool" else value
+
+
+def _token_id(fields, key, n_vocab):
+    tid = _get(fields, key, "int")
+    if tid is None:
+        return None
+    if tid < 0 or tid >= n_vocab:
+        if tid in (-1, 0xFFFFFFFF):  # "no such token" markers some converters write
+            return None
+        raise ClavisError(f"GGUF metadata {key!r} = {tid} is outside the vocabulary (0..{n_vocab - 1})")
+    return tid
+
+
+class Tokenizer:
+    """Text <-> token ids. Build it with from_gguf_metadata() or from_hf_dir()."""
+
+    def __init__(self, hf: _HFTokenizer, tokens: list[str], kind: str, *, bos_id=None,
+                 eos_id=None, extra_eos=(), unk_id=None, pad_id=None, add_space_prefix=False,
+                 chat_template=None):
+        self._hf = hf
+        self.tokens = tokens
+        self.kind = kind  # "spm" or "bpe"
+        self.bos_id, self.eos_id, self.unk_id, self.pad_id = bos_id, eos_id, unk_id, pad_id
+        self.add_space_prefix = add_space_prefix
+        self.chat_template = chat_template
+        added = hf.get_added_tokens_decoder()
+        self.special_ids = frozenset(i for i, t in added.items() if t.special)
+        eos = {i for i in (eos_id, *extra_eos) if i is not None}
+        eos |= {i for i in added if added[i].content in EOG_TEXTS}
+        self.eos_ids = frozenset(eos)
+        self._bytes = None
+
+    # ---- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_gguf_metadata(cls, fields: dict) -> "Tokenizer":
+        model = _get(fields, _K + "model", "str", required=True)
+        tokens = list(_get(fields, _K + "tokens", "list", required=True))
+        n = len(tokens)
+        if n == 0 or not all(isinstance(t, str) for t in tokens):
+            raise ClavisError(f"GGUF metadata {_K}tokens must be a non-empty list of strings")
+        types = list(_get(fields, _K + "token_type", "list", default=[hj.NORMAL] * n))
+        if len(types) != n:
+            raise ClavisError(f"GGUF metadata {_K}token_type has {len(types)} entries, "
+                              f"{_K}tokens has {n}")
+        ids = {k: _token_id(fields, _K + k + "_token_id", n)
+               for k in ("bos", "eos", "unknown", "padding", "eot", "eom")}
+        common = dict(bos_id=ids["bos"], eos_id=ids["eos"])
+        chat = _get(fields, "tokenizer.chat_template", "str")
+        if model == "llama":
+            scores = list(_get(fields, _K + "scores", "list", default=[0.0] * n))
+            if len(scores) != n:
+                raise ClavisError(f"GGUF metadata {_K}scores has {len(scores)} entries, "
+                                  f"{_K}tokens has {n}")
+            space = _get(fields, _K + "add_space_prefix", "bool", default=True)
+            unk = ids["unknown"] if ids["unknown"] is not None else (
+                types.index(hj.UNKNOWN) if hj.UNKNOWN in types else None)
+            spec = hj.spm_json(tokens, scores, types, unk_id=unk, add_space_prefix=space,
+                               add_bos=_get(fields, _K + "add_bos_token", "bool", default=True),
+                               add_eos=_get(fields, _K + "add_eos_token", "bool", default=False),
+                               **common)
+            kind = "spm"
+        elif model == "gpt2":
+            merges = _get(fields, _K + "merges", "list", required=True)
+            pre = _get(fields, _K + "pre", "str", default="default")
+            spec = hj.bpe_json(tokens, types, merges, pre=pre,
+                               add_bos=_get(fields, _K + "add_bos_token", "bool", default=False),
+                               add_eos=_get(fields, _K + "add_eos_token", "bool", default=False),
+                               **common)
+            kind, space, unk = "bpe", False, ids["unknown"]
+        else:
+            raise ClavisError(f"GGUF metadata {_K}model = {model!r} is not supported; "
+                              "supported: llama (SentencePiece-style), gpt2 (byte-level BPE)")
+        hf = _build(spec, "GGUF tokenizer metadata")
+        return cls(hf, tokens, kind, extra_eos=(ids["eot"], ids["eom"]), unk_id=unk,
+                   pad_id=ids["padding"], add_space_prefix=space, chat_template=chat, **common)
+
+    @classmethod
+    def from_hf_dir(cls, path) -> "Tokenizer":
+        path = Path(path)
+        tj = path / "tokenizer.json"
+        if not tj.is_file():
+            raise ClavisError(f"{tj}: no tokenizer.json in the model folder")
+        spec = _read_json(tj)
+        hf = _build(spec, str(tj))
+        config = _read_json(path / "tokenizer_config.json") if (path / "tokenizer_config.json").is_file() else {}
+        model = spec.get("model") or {}
+        vocab = model.get("vocab")
+        if model.get("type") != "BPE" or not isinstance(vocab, dict):
+            raise ClavisError(f"{tj}: model type {model.get('type')!r} is not supported "
+                              "(supported: BPE, SentencePiece-style or byte-level)")
+        n = max(hf.get_vocab_size(with_added_tokens=True), max(vocab.values(), default=-1) + 1)
+        tokens = [""] * n
+        for text, i in hf.get_vocab(with_added_tokens=True).items():
+            tokens[i] = text
+        kind = "bpe" if "ByteLevel" in json.dumps(spec.get("decoder")) else "spm"
+        space = "Prepend" in json.dumps(spec.get("normalizer")) or \
+            '"prepend_scheme": "always"' in json.dumps(spec.get("pre_tokenizer")) or \
+            '"prepend_scheme": "first"' in json.dumps(spec.get("pre_tokenizer"))
+
+        def tid(key):
+            v = config.get(key)
+            v = v.get("content") if isinstance(v, dict) else v
+            return hf.token_to_id(v) if isinstance(v, str) else None
+
+        extra = []
+        gen = path / "generation_config.json"
+        if gen.is_file():
+            e = _read_json(gen).get("eos_token_id")
+            extra = [e] if isinstance(e, int) else [x for x in (e or []) if isinstance(x, int)]
+        return cls(hf, tokens, kind, bos_id=tid("bos_token"), eos_id=tid("eos_token"),
+                   extra_eos=extra, unk_id=tid("unk_token"), pad_id=tid("pad_token"),
+                   add_space_prefix=space and kind == "spm",
+                   chat_template=_hf_chat_template(path, config))
+
+    # ---- the API -----------------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def bos_token(self) -> str:
+        return self.tokens[self.bos_id] if self.bos_id is not None else ""
+
+    @property
+    def eos_token(self) -> str:
+        return self.tokens[self.eos_id] if self.eos_id is not None else ""
+
+    def token_to_id(self, text: str) -> int | None:
+        return self._hf.token_to_id(text)
+
+    def id_to_token(self, i: int) -> str:
+        return self.tokens[self._check_id(i)]
+
+    def encode(self, text: str, add_special: bool = True) -> list[int]:
+        if not isinstance(text, str):
+            raise ClavisError(f"encode() takes a str, got {type(text).__name__}")
+        return self._hf.encode(text, add_special_tokens=add_special).ids
+
+    def decode(self, ids, skip_special: bool = False) -> str:
+        ids = [self._check_id(i) for i in ids]
+        return self._hf.decode(ids, skip_special_tokens=skip_special)
+
+    def stream_decoder(self, skip_special: bool = True) -> "StreamDecoder":
+        return StreamDecoder(self, skip_special)
+
+    def token_bytes(self, i: int) -> bytes:
+        """The bytes a token stands for (a special token: its text)."""
+        if self._bytes is None:
+            self._bytes = _token_bytes_table(self)
+        return self._bytes[self._check_id(i)]
+
+    def _check_id(self, i) -> int:
+        if not isinstance(i, int) or isinstance(i, bool):
+            try:
+                i = int(i)
+            except (TypeError, ValueError):
+                raise ClavisError(f"token id {i!r} is not an integer") from None
+        if i < 0 or i >= len(self.tokens):
+            raise ClavisError(f"token id {i} is outside the vocabulary (0..{len(self.tokens) - 1})")
+        return i
+
+    def __repr__(self):
+        return f"Tokenizer({self.kind}, vocab_size={self.vocab_size}, bos={self.bos_id}, eos={sorted(self.eos_ids)})"
+
+
+class StreamDecoder:
+    """Incremental detokenizer: feed token ids, get text pieces that never split a UTF-8
+    character. The concatenated pieces equal tokenizer.decode(all ids, skip_special)."""
+
+    def __init__(self, tok: Tokenizer, skip_special: bool = True):
+        self._tok = tok
+        self._skip = skip_special
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._strip = tok.add_space_prefix  # SPM: the first piece loses its leading space
+
+    def feed(self, ids) -> str:
+        if isinstance(ids, int):
+            ids = [ids]
+        data = b"".join(b"" if (self._skip and i in self._tok.special_ids)
+                        else self._tok.token_bytes(i) for i in ids)
+        return self._emit(self._utf8.decode(data))
+
+    def flush(self) -> str:
+        """The rest (an incomplete UTF-8 sequence at the end becomes U+FFFD)."""
+        return self._emit(self._utf8.decode(b"", final=True))
+
+    def _emit(self, text: str) -> str:
+        if self._strip and text:
+            self._strip = False
+            if text.startswith(" "):
+                text = text[1:]
+        return text
+
+
+def _token_bytes_table(tok: Tokenizer) -> list[bytes]:
+    added = {i for i in tok._hf.get_added_tokens_decoder()}
+    table = []
+    if tok.kind == "bpe":
+        u2b = hj.unicode_to_bytes()
+        for i, t in enumerate(tok.tokens):
+            if i in added or any(c not in u2b for c in t):
+                table.append(t.encode("utf-8"))
+            else:
+                table.append(bytes(u2b[c] for c in t))
+        return table
+    for i, t in enumerate(tok.tokens):
+        if i not in added and len(t) == 6 and t.startswith("<0x") and t.endswith(">"):
+            try:
+                table.append(bytes([int(t[3:5], 16)]))
+                continue
+            except ValueError:
+                pass
+        table.append((t if i in added else t.replace("▁", " ")).encode("utf-8"))
+    return table
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ClavisError(f"{path}: cannot read: {e}") from None
+    except json.JSONDecodeError as e:
+        raise ClavisError(f"{path}: line {e.lineno}: invalid JSON: {e.msg}") from None
+
+
+def _build(spec: dict, where: str) -> _HFTokenizer:
+    try:
+        return _HFTokenizer.from_str(json.dumps(spec))
+    except Exception as e:  # the Rust side reports a plain Exception
+        raise ClavisError(f"{where}: not a valid tokenizer: {e}") from None
+
+
+def _hf_chat_template(path: Path, config: dict):
+    jinja = path / "chat_template.jinja"
+    if jinja.is_file():
+        return jinja.read_text(encoding="utf-8")
+    t = config.get("chat_template")
+    if isinstance(t, list):  # [{"name": "default", "template": ...}, ...]
+        named = {d.get("name"): d.get("template") for d in t if isinstance(d, dict)}
+        t = named.get("default") or next(iter(named.values()), None)
+    return t if isinstance(t, str) else None
