@@ -12,6 +12,7 @@ from clavis import ClavisError, __version__
 COMMAND_MODULES = [
     "info",
     "ask",
+    "serve",
     "chats",
 ]
 
