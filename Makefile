@@ -28,8 +28,15 @@ $(PIP_STAMP): $(VENV)/.created pyproject.toml scripts/requirements-dev.txt
 	$(PIP) install -q -r scripts/requirements-dev.txt
 	@touch $@
 
+# llama.cpp's binding, built from source with native flags: the independent reference the
+# tests compare our logits and token ids with (pip caches the built wheel).
+LLAMACPP_STAMP := $(VENV)/.llamacpp-done
+$(LLAMACPP_STAMP): $(PIP_STAMP) scripts/requirements-llamacpp.txt
+	bash scripts/install_llama_cpp.sh
+	@touch $@
+
 venv: $(VENV)/.created
-deps: $(APT_STAMP) $(PIP_STAMP)
+deps: $(APT_STAMP) $(PIP_STAMP) $(LLAMACPP_STAMP)
 
 # The extension: an editable install, rebuilt incrementally (ninja) into build/.
 # flock keeps concurrent builds from trampling each other.
