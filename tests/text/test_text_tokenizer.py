@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from conftest import MIXED, llama_detokenize
 
@@ -151,6 +152,8 @@ def test_stream_decoder_spm_leading_space(toks):
     dec = tok.stream_decoder()
     pieces = [p for p in (dec.feed(i) for i in ids) if p]
     assert pieces[0][0] == "H" and "".join(pieces) == "Hello world"
+    mid = tok.stream_decoder(strip_leading_space=False)
+    assert "".join(mid.feed(np.int64(i)) for i in ids) == " Hello world"
     keep = tok.stream_decoder(skip_special=False)
     assert "".join(keep.feed(i) for i in ids) == "<s> Hello world" == tok.decode(ids)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import numbers
 from pathlib import Path
 
 from tokenizers import Tokenizer as _HFTokenizer
@@ -184,8 +185,11 @@ class Tokenizer:
         ids = [self._check_id(i) for i in ids]
         return self._hf.decode(ids, skip_special_tokens=skip_special)
 
-    def stream_decoder(self, skip_special: bool = True) -> "StreamDecoder":
-        return StreamDecoder(self, skip_special)
+    def stream_decoder(self, skip_special: bool = True,
+                       strip_leading_space: bool | None = None) -> "StreamDecoder":
+        """An incremental detokenizer. SPM vocabularies drop the leading space of the first
+        piece, as decode() does (strip_leading_space=False keeps it, e.g. mid-sentence)."""
+        return StreamDecoder(self, skip_special, strip_leading_space)
 
     def token_bytes(self, i: int) -> bytes:
         """The bytes a token stands for (a special token: its text)."""
@@ -211,14 +215,16 @@ class StreamDecoder:
     """Incremental detokenizer: feed token ids, get text pieces that never split a UTF-8
     character. The concatenated pieces equal tokenizer.decode(all ids, skip_special)."""
 
-    def __init__(self, tok: Tokenizer, skip_special: bool = True):
+    def __init__(self, tok: Tokenizer, skip_special: bool = True, strip_leading_space=None):
         self._tok = tok
         self._skip = skip_special
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._strip = tok.add_space_prefix  # SPM: the first piece loses its leading space
+        # SPM: the first piece loses its leading space (the one the tokenizer prepended)
+        self._strip = tok.add_space_prefix if strip_leading_space is None else strip_leading_space
 
     def feed(self, ids) -> str:
-        if isinstance(ids, int):
+        """Token id(s) in, the text they complete out ("" while a character is incomplete)."""
+        if isinstance(ids, numbers.Integral):
             ids = [ids]
         data = b"".join(b"" if (self._skip and i in self._tok.special_ids)
                         else self._tok.token_bytes(i) for i in ids)
