@@ -211,3 +211,22 @@ def test_bad_hf_folder_is_a_clear_error(tmp_path, toks):
         tok.stream_decoder().feed(-1)
     with pytest.raises(ClavisError, match="takes a str"):
         tok.encode(b"bytes")
+
+
+# random strings over many scripts, whitespace kinds, combining marks, emoji and special texts
+_POOL = (list("abcdefghijklmnopqrstuvwxyzABCXYZ") + list("абвгдеёжзийклмнопрстуфхцчшщъыьэюяЖЯ")
+         + list("你好世界每一台设备，。！？")
+         + [" ", " ", "  ", "\n", "\n\n", "\t", "\r\n", "'", "'s", "'LL", "0", "1", "123", "4567",
+            ".", ",", "!", "?", "(", ")", "{", "}", "<", ">", "_", "-", "=", "#", "\u00a0", "\u3000",
+            "é", "ß", "ﬁ", "🦙", "👩🏽‍💻", "❤️", "🇫🇷", "\u200b", "\u0300", "ひらがな", "한국어",
+            "ελλάδα", "عربى", "हिन्दी", "▁", "Ġ", "<s>", "</s>", "<|im_start|>", "<|eot_id|>"])
+
+
+def test_random_strings_match_llama_cpp_and_transformers(bundle, toks):
+    tok = toks[bundle.name][0]
+    rng = random.Random(1234)
+    for _ in range(300):
+        text = "".join(rng.choice(_POOL) for _ in range(rng.randint(1, 40)))
+        ours = tok.encode(text)
+        assert ours == bundle.llama.tokenize(text.encode("utf-8"), add_bos=True, special=True), text
+        assert ours == bundle.hf.encode(text), text
