@@ -116,3 +116,35 @@ def test_bad_templates_are_clear_errors(template, messages, match):
 def test_llama2_roles_must_alternate():
     with pytest.raises(ClavisError, match="Conversation roles must alternate"):
         render("llama2", [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])
+
+
+def test_tokenizer_chat_helpers_match_transformers_and_llama_cpp(bundles):
+    from clavis.text.tokenizer import Tokenizer
+
+    conv = CONVERSATIONS[1]
+    for name, b in bundles.items():
+        for tok in (Tokenizer.from_gguf_metadata(b.vocab.gguf_metadata),
+                    Tokenizer.from_hf_dir(b.hf_dir)):
+            prompt = tok.apply_chat_template(conv)
+            assert prompt == b.hf.apply_chat_template(conv, tokenize=False,
+                                                      add_generation_prompt=True), name
+            ids = tok.encode_chat(conv)
+            assert ids == b.llama.tokenize(prompt.encode(), add_bos=False, special=True), name
+            n_bos = prompt.count(tok.bos_token) if tok.bos_token else 0
+            assert ids.count(tok.bos_id) == (max(n_bos, 1) if tok.add_bos else n_bos), name
+            assert ids[0] == tok.bos_id if tok.add_bos else ids[0] != tok.bos_id
+            assert ids == b.hf.apply_chat_template(conv, tokenize=True, add_generation_prompt=True,
+                                                   return_dict=False), name
+
+
+def test_tokenizer_without_template_uses_the_fallback(bundles):
+    from clavis.text.tokenizer import Tokenizer
+
+    conv = [{"role": "user", "content": "Hi"}]
+    for name, expected in (("spm", LLAMA2), ("llama3", LLAMA3), ("qwen2", CHATML)):
+        meta = dict(bundles[name].vocab.gguf_metadata)
+        del meta["tokenizer.chat_template"]
+        tok = Tokenizer.from_gguf_metadata(meta)
+        bos = tok.bos_token if tok.add_bos else ""
+        assert tok.apply_chat_template(conv) == render(expected, conv, bos_token=bos,
+                                                       eos_token=tok.eos_token)

@@ -73,6 +73,7 @@ class Tokenizer:
         eos = {i for i in (eos_id, *extra_eos) if i is not None}
         eos |= {i for i in added if added[i].content in EOG_TEXTS}
         self.eos_ids = frozenset(eos)
+        self.add_bos = bos_id is not None and bos_id in hf.encode("", add_special_tokens=True).ids
         self._bytes = None
 
     # ---- construction ------------------------------------------------------------------------
@@ -184,6 +185,29 @@ class Tokenizer:
     def decode(self, ids, skip_special: bool = False) -> str:
         ids = [self._check_id(i) for i in ids]
         return self._hf.decode(ids, skip_special_tokens=skip_special)
+
+    def apply_chat_template(self, messages, add_generation_prompt: bool = True, *,
+                            template: str | None = None, arch: str | None = None, **extra) -> str:
+        """The prompt text for a conversation: the model's own template (or `template`), else
+        the fallback for its vocabulary/architecture (chat_template.fallback_for)."""
+        from clavis.text.chat_template import fallback_for, render
+
+        if not (template or self.chat_template):
+            specials = [t.content for t in self._hf.get_added_tokens_decoder().values()]
+            template = fallback_for(arch or ("llama" if self.kind == "spm" else None), specials)
+        # a model that adds no BOS (Qwen2) has no bos_token in transformers either
+        return render(template or self.chat_template, messages, add_generation_prompt,
+                      bos_token=self.bos_token if self.add_bos else "",
+                      eos_token=self.eos_token, **extra)
+
+    def encode_chat(self, messages, add_generation_prompt: bool = True, **kw) -> list[int]:
+        """Token ids of the rendered conversation with exactly one BOS when the model wants one
+        (templates that write the BOS text themselves do not get a second one)."""
+        ids = self.encode(self.apply_chat_template(messages, add_generation_prompt, **kw),
+                          add_special=False)
+        if self.add_bos and (not ids or ids[0] != self.bos_id):
+            ids.insert(0, self.bos_id)
+        return ids
 
     def stream_decoder(self, skip_special: bool = True,
                        strip_leading_space: bool | None = None) -> "StreamDecoder":
