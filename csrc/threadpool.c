@@ -31,6 +31,7 @@ struct clv_threadpool {
     atomic_int pending;          /* workers still inside the current job */
     atomic_uint generation;      /* bumped once per job */
     atomic_int stop;
+    atomic_int sleepers;         /* workers blocked (or about to block) on cv */
     pthread_mutex_t job_mu;      /* one job at a time per pool */
 };
 
@@ -49,15 +50,18 @@ static void *worker_main(void *argp) {
     clv_threadpool *p = arg->pool;
     int id = arg->id;
     free(arg);
-    unsigned seen = atomic_load(&p->generation);
+    unsigned seen = 0;   /* the pool starts at generation 0; reading it here instead would miss a
+                            job posted before this thread first ran, and hang its caller */
     for (;;) {
         int spins = 0;
         while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen &&
                !atomic_load(&p->stop)) {
             if (++spins < SPIN_ITERS) { CPU_RELAX(); continue; }
             pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->sleepers, 1);   /* seq_cst: pairs with the poster's check */
             while (atomic_load(&p->generation) == seen && !atomic_load(&p->stop))
                 pthread_cond_wait(&p->cv, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
             pthread_mutex_unlock(&p->mu);
         }
         if (atomic_load(&p->stop)) return NULL;
@@ -79,6 +83,7 @@ clv_threadpool *clv_threadpool_create(int n_threads) {
     atomic_init(&p->pending, 0);
     atomic_init(&p->generation, 0);
     atomic_init(&p->stop, 0);
+    atomic_init(&p->sleepers, 0);
     p->threads = calloc((size_t)n_threads, sizeof(pthread_t));
     for (int i = 1; i < n_threads; i++) {
         worker_arg *a = malloc(sizeof *a);
@@ -121,10 +126,13 @@ void clv_parallel_for(clv_threadpool *p, int64_t n_chunks, clv_task_fn fn, void 
     p->n_chunks = n_chunks;
     atomic_store_explicit(&p->next, 0, memory_order_relaxed);
     atomic_store_explicit(&p->pending, p->n_threads - 1, memory_order_relaxed);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    /* Wake sleepers only if there are any: spinning workers just see the new generation. */
+    atomic_fetch_add(&p->generation, 1);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
     run_chunks(p, 0);
     while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) CPU_RELAX();
     pthread_mutex_unlock(&p->job_mu);
