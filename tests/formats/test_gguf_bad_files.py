@@ -1,0 +1,153 @@
+"""Bad GGUF files raise a clear ClavisError naming the file and the key/tensor, and never crash
+the process (each case also runs in a subprocess: a segfault or OOM kill would show there)."""
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from clavis import ClavisError
+from clavis.formats.gguf import TensorSpec, read_gguf, write_gguf
+
+LOADER = """
+import sys
+from clavis import ClavisError
+from clavis.runtime.llm import LLM
+try:
+    LLM.load(sys.argv[1])
+except ClavisError as e:
+    print("CLAVIS_ERROR:", e)
+    sys.exit(3)
+print("LOADED")
+"""
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    from clavis.models import zoo
+    p = tmp_path_factory.mktemp("bad") / "good.gguf"
+    zoo.make("tiny-qwen2", str(p), "q8_0", seed=7)
+    return str(p)
+
+
+def _rewrite(src, dst, drop=(), reshape=None, metadata=None):
+    """Copy a GGUF, dropping tensors, giving one a new shape, or changing metadata."""
+    gf = read_gguf(src)
+    md = dict(gf.metadata)
+    md.update(metadata or {})
+    specs = []
+    for name, t in gf.tensors.items():
+        if name in drop:
+            continue
+        shape = reshape[1] if reshape and reshape[0] == name else t.shape
+        specs.append(TensorSpec(name, t.type, shape))
+
+    def produce(spec):
+        t = gf.tensors[spec.name]
+        if spec.shape != t.shape:   # the same type, a different element count: fresh bytes
+            from clavis.formats.gguf import tensor_nbytes
+            return np.zeros(tensor_nbytes(spec.type, spec.shape), np.uint8)
+        return t.data
+
+    write_gguf(dst, md["general.architecture"], md, specs, produce)
+    return str(dst)
+
+
+def _load_in_subprocess(path):
+    r = subprocess.run([sys.executable, "-c", LOADER, str(path)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 3, f"rc={r.returncode} (negative = killed by a signal)\n{r.stdout}{r.stderr}"
+    assert "Traceback" not in r.stderr, r.stderr
+    return r.stdout
+
+
+def _expect(path, *words):
+    from clavis.runtime.llm import LLM
+    with pytest.raises(ClavisError) as e:
+        LLM.load(path)
+    msg = str(e.value)
+    for w in (str(path), *words):
+        assert w in msg, msg
+    assert "CLAVIS_ERROR" in _load_in_subprocess(path)
+    return msg
+
+
+def test_good_file_loads(good):
+    from clavis.runtime.llm import LLM
+    assert LLM.load(good).vocab_size == 512
+
+
+@pytest.mark.parametrize("frac", [0.0001, 0.002, 0.3, 0.6, 0.999])
+def test_truncated(good, tmp_path, frac):
+    data = open(good, "rb").read()
+    p = tmp_path / f"trunc{frac}.gguf"
+    p.write_bytes(data[:max(6, int(len(data) * frac))])
+    _expect(p, "truncated")
+
+
+def test_wrong_shape(good, tmp_path):
+    p = _rewrite(good, tmp_path / "shape.gguf", reshape=("blk.1.ffn_up.weight", (96, 64)))
+    msg = _expect(p, "blk.1.ffn_up.weight", "[96, 64]", "[128, 64]")
+    assert "qwen2" in msg
+
+
+def test_missing_tensor(good, tmp_path):
+    p = _rewrite(good, tmp_path / "missing.gguf", drop=("blk.0.attn_k.bias",))
+    _expect(p, "missing tensor", "blk.0.attn_k.bias")
+
+
+def test_unknown_architecture(good, tmp_path):
+    p = _rewrite(good, tmp_path / "arch.gguf", metadata={"general.architecture": "mamba9"})
+    _expect(p, "unknown architecture", "'mamba9'", "llama", "qwen2", "qwen3")
+
+
+def test_not_gguf(tmp_path):
+    p = tmp_path / "junk.gguf"
+    p.write_bytes(b"PK\x03\x04" + bytes(100))
+    _expect(p, "not a GGUF")
+
+
+def _header(kvs: bytes, n_kv: int, n_tensors: int = 0) -> bytes:
+    return b"GGUF" + struct.pack("<IQQ", 3, n_tensors, n_kv) + kvs
+
+
+def _key(k: str) -> bytes:
+    return struct.pack("<Q", len(k)) + k.encode()
+
+
+@pytest.mark.parametrize("item_type", [4, 8, 9])   # uint32, string, array elements
+def test_huge_metadata_array(tmp_path, item_type):
+    """An array claiming 2**40 elements: refused from the sizes before anything is allocated."""
+    kv = _key("general.architecture") + struct.pack("<I", 8) + _key("llama")
+    kv += _key("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, item_type, 2**40)
+    p = tmp_path / "huge.gguf"
+    p.write_bytes(_header(kv, 2) + bytes(64))
+    with pytest.raises(ClavisError) as e:
+        read_gguf(p)
+    assert "tokenizer.ggml.tokens" in str(e.value) and str(2**40) in str(e.value)
+    _expect(p, "tokenizer.ggml.tokens", str(2**40))
+
+
+def test_huge_counts_in_header(tmp_path):
+    p = tmp_path / "counts.gguf"
+    p.write_bytes(_header(b"", 2**62, 2**62) + bytes(32))
+    _expect(p, "metadata keys")
+
+
+def test_huge_string_length(tmp_path):
+    kv = _key("general.architecture") + struct.pack("<IQ", 8, 2**40) + b"llama"
+    p = tmp_path / "str.gguf"
+    p.write_bytes(_header(kv, 1))
+    _expect(p, "general.architecture", "truncated")
+
+
+def test_tensor_with_absurd_dims(tmp_path):
+    kv = _key("general.architecture") + struct.pack("<I", 8) + _key("llama")
+    ti = _key("token_embd.weight") + struct.pack("<I", 2) + struct.pack("<QQ", 2**31, 2**31)
+    ti += struct.pack("<IQ", 0, 0)
+    p = tmp_path / "dims.gguf"
+    p.write_bytes(_header(kv + ti, 1, 1) + bytes(64))
+    _expect(p, "token_embd.weight", "truncated")
