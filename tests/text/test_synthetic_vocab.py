@@ -9,7 +9,7 @@ import sys
 import gguf
 import numpy as np
 import pytest
-from conftest import MIXED, write_vocab_gguf
+from text_helpers import MIXED, write_vocab_gguf
 
 from clavis import ClavisError
 from clavis.text import _hf_json as hj

@@ -5,7 +5,7 @@ import random
 
 import numpy as np
 import pytest
-from conftest import MIXED, llama_detokenize
+from text_helpers import MIXED, llama_detokenize
 
 from clavis import ClavisError
 from clavis.text.tokenizer import Tokenizer
