@@ -11,6 +11,12 @@ from clavis import ClavisError, __version__
 # One line per command module, in the order `clavis --help` lists them.
 COMMAND_MODULES = [
     "info",
+    "generate",
+    "chat",
+    "pull",
+    "convert",
+    "make_model",
+    "bench",
     "ask",
     "serve",
     "chats",

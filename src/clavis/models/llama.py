@@ -112,17 +112,17 @@ class LlamaModel:
 
     # ---- loading -------------------------------------------------------------------------------
     @classmethod
-    def from_gguf(cls, gf) -> "LlamaModel":
+    def from_gguf(cls, gf, progress: Callable | None = None) -> "LlamaModel":
         emb = gf.tensor("token_embd.weight")
         if len(emb.shape) != 2:
             raise ClavisError(f"{gf.path}: tensor 'token_embd.weight' has shape {list(emb.shape)}, "
                               "expected [vocab, n_embd]")
         args = cls.Args.from_gguf(gf, vocab_size=emb.shape[0])
         args.tied = "output.weight" not in gf.tensors
-        return cls(args, GGUFSource(gf))
+        return cls(args, GGUFSource(gf), progress)
 
     @classmethod
-    def from_hf(cls, folder, quant: str) -> "LlamaModel":
+    def from_hf(cls, folder, quant: str, progress: Callable | None = None) -> "LlamaModel":
         args = cls.Args.from_hf_config(folder.config, cls.arch, f"{folder.path}/config.json")
         if "lm_head.weight" not in folder.tensors:
             args.tied = True
@@ -130,7 +130,7 @@ class LlamaModel:
         ff = args.rope_freq_factors()
         if ff is not None:
             computed["rope_freqs.weight"] = ff
-        return cls(args, HFSource(folder, cls.hf_mapping(args), quant, computed))
+        return cls(args, HFSource(folder, cls.hf_mapping(args), quant, computed), progress)
 
     def __init__(self, args: ModelArgs, src: WeightSource, progress: Callable | None = None):
         self.args, self.path = args, src.path
@@ -144,7 +144,7 @@ class LlamaModel:
         for i in range(a.n_layers):
             self.layers.append(self._load_layer(src, i))
             if progress:
-                progress(i)
+                progress(i + 1, a.n_layers)
 
     def _check_shapes(self, src: WeightSource) -> None:
         want = self.tensor_shapes(self.args)

@@ -25,18 +25,18 @@ def model_class(arch: str, where: str = ""):
     return getattr(importlib.import_module(mod), cls)
 
 
-def load_gguf_model(gf):
+def load_gguf_model(gf, progress=None):
     """A model from an open GGUFFile (clavis.formats.gguf.read_gguf)."""
     arch = gf.get("general.architecture")
     if arch is None:
         raise ClavisError(f"{gf.path}: missing metadata key 'general.architecture'")
-    return model_class(arch, gf.path).from_gguf(gf)
+    return model_class(arch, gf.path).from_gguf(gf, progress)
 
 
-def load_hf_model(folder, quant: str | None = None):
+def load_hf_model(folder, quant: str | None = None, progress=None):
     """A model from an HFFolder; `quant` None keeps f32 weights as f32 and makes the rest f16."""
     arch = folder.model_type
     if quant is None:
         dtypes = {t.dtype for t in folder.tensors.values()}
         quant = "f32" if dtypes == {"F32"} else "f16"
-    return model_class(arch, os.path.join(folder.path, "config.json")).from_hf(folder, quant)
+    return model_class(arch, os.path.join(folder.path, "config.json")).from_hf(folder, quant, progress)

@@ -39,9 +39,11 @@ class LLM:
     # ---- loading ---------------------------------------------------------------------------
     @classmethod
     def load(cls, path_or_hf_repo: str | os.PathLike, quant: str | None = None, n_ctx: int = 4096,
-             threads: int | None = None, kv_dtype: str | None = None) -> "LLM":
+             threads: int | None = None, kv_dtype: str | None = None,
+             progress=None) -> "LLM":
         """`quant` (HF folders only: "q4_0" | "q8_0" | "f16" | "f32") quantizes at load; a GGUF
-        runs in the types it was written in. `kv_dtype` defaults to f32 for f32 weights, else f16."""
+        runs in the types it was written in. `kv_dtype` defaults to f32 for f32 weights, else f16.
+        `progress(done, total)` is called as layers are packed."""
         from clavis.formats.gguf import read_gguf
         from clavis.formats.hf import HFFolder, is_hf_folder
         from clavis.models.registry import load_gguf_model, load_hf_model
@@ -58,7 +60,7 @@ class LLM:
                 raise ClavisError(f"{path}: a folder without config.json; expected a Hugging Face "
                                   "model folder (config.json, *.safetensors, tokenizer.json)")
             folder = HFFolder(path)
-            model = load_hf_model(folder, quant)
+            model = load_hf_model(folder, quant, progress)
             tok = _tokenizer_hf(path)
             f32 = quant == "f32" or (quant is None and model.output.type == "f32")
         elif os.path.isfile(path):
@@ -66,7 +68,7 @@ class LLM:
                 raise ClavisError(f"{path}: quant={quant!r} applies to HF folders; a GGUF file runs "
                                   "in the types it was written in (convert it instead)")
             gf = read_gguf(path)
-            model = load_gguf_model(gf)
+            model = load_gguf_model(gf, progress)
             tok = _tokenizer_gguf(gf)
             f32 = gf.tensor("blk.0.attn_q.weight").type == "f32"
         else:
