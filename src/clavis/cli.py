@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "ask",
     "serve",
     "chats",
+    "digest",
 ]
 
 
