@@ -7,6 +7,8 @@ UK(clv_mm_f32_scalar) UK(clv_mm_f16_scalar) UK(clv_mm_bf16_scalar)
 UK(clv_mm_q8_0_scalar) UK(clv_mm_q4_0_scalar)
 #if defined(__x86_64__)
 UK(clv_mm_q4_0_avx512vnni) UK(clv_mm_q8_0_avx512vnni) UK(clv_mm_q4_0_avx512) UK(clv_mm_q8_0_avx512)
+UK(clv_mm_f32_avx512) UK(clv_mm_f16_avx512) UK(clv_mm_bf16_avx512)
+UK(clv_mm_f32_avx2) UK(clv_mm_f16_avx2) UK(clv_mm_bf16_avx2)
 #define X86_AVX512 (CLV_CPU_AVX2 | CLV_CPU_AVX512)
 #define X86_VNNI (X86_AVX512 | CLV_CPU_AVX512VNNI)
 #endif
@@ -41,6 +43,8 @@ const clv_variant clv_matmul_q8_0_variants[] = {
 
 const clv_variant clv_matmul_f32_variants[] = {
 #if defined(__x86_64__)
+    V("avx512", X86_AVX512, clv_mm_f32_avx512)
+    V("avx2", CLV_CPU_AVX2, clv_mm_f32_avx2)
 #endif
 #if defined(__aarch64__)
 #endif
@@ -50,6 +54,8 @@ const clv_variant clv_matmul_f32_variants[] = {
 
 const clv_variant clv_matmul_f16_variants[] = {
 #if defined(__x86_64__)
+    V("avx512", X86_AVX512, clv_mm_f16_avx512)
+    V("avx2", CLV_CPU_AVX2, clv_mm_f16_avx2)
 #endif
 #if defined(__aarch64__)
 #endif
@@ -59,6 +65,8 @@ const clv_variant clv_matmul_f16_variants[] = {
 
 const clv_variant clv_matmul_bf16_variants[] = {
 #if defined(__x86_64__)
+    V("avx512", X86_AVX512, clv_mm_bf16_avx512)
+    V("avx2", CLV_CPU_AVX2, clv_mm_bf16_avx2)
 #endif
 #if defined(__aarch64__)
 #endif
