@@ -77,7 +77,7 @@ def _expect(path, *words):
 
 def test_good_file_loads(good):
     from clavis.runtime.llm import LLM
-    assert LLM.load(good).vocab_size == 512
+    assert LLM.load(good).vocab_size == 1024
 
 
 @pytest.mark.parametrize("frac", [0.0001, 0.002, 0.3, 0.6, 0.999])

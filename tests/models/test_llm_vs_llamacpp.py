@@ -38,7 +38,7 @@ def _llamacpp_logits(llama_cpp, path, ids):
 
 
 @pytest.mark.parametrize("quant", ["q8_0", "q4_0"])
-@pytest.mark.parametrize("shape", ["tiny-llama", "tiny-qwen2", "tiny-qwen3"])
+@pytest.mark.parametrize("shape", ["tiny-llama", "tiny-llama-spm", "tiny-qwen2", "tiny-qwen3"])
 def test_logits_match_llama_cpp(tiny_models, llama_cpp, shape, quant):
     gguf, _ = tiny_models(shape, quant)
     llm = LLM.load(gguf)

@@ -46,7 +46,7 @@ def test_logits_match_transformers(tiny_models, shape):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_hf_folder_loads_the_same(tiny_models, shape):
     gguf, hf = tiny_models(shape)
-    ids = _ids(512, 40)
+    ids = _ids(1024, 40)
     a = LLM.load(gguf).logits(ids)
     b = LLM.load(hf, quant="f32").logits(ids)
     assert np.abs(a - b).max() <= 1e-5 * float(a.max() - a.min())

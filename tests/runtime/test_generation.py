@@ -141,3 +141,21 @@ def test_logits_rows_match_incremental_decoding(llm):
     rows = [llm._decode_one(t)[0] for t in ids[30:]]
     np.testing.assert_allclose(np.array(rows), full[30:], rtol=0,
                                atol=1e-5 * float(full.max() - full.min()))
+
+
+def test_chat_prompt_matches_transformers(tiny_gguf, tmp_path):
+    """The chat prompt ids equal transformers' apply_chat_template on the same model's HF
+    tokenizer files (written by make-model --hf-dir)."""
+    transformers = pytest.importorskip("transformers")
+    from clavis.models import zoo
+    hf = tmp_path / "hf"
+    zoo.make("tiny-qwen2", str(tmp_path / "m.gguf"), "q8_0", hf_dir=str(hf), seed=1)
+    llm = LLM.load(str(tmp_path / "m.gguf"))
+    msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Привет, 你好!"}]
+    tok = transformers.AutoTokenizer.from_pretrained(str(hf))
+    ref = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True)
+    ref = ref["input_ids"] if isinstance(ref, dict) or hasattr(ref, "keys") else ref
+    assert llm.chat_ids(msgs) == list(ref)
+    g = llm.chat(msgs, max_tokens=4, temperature=0)
+    list(g)
+    assert g.stats.prompt_tokens == len(ref)

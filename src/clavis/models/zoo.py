@@ -31,7 +31,7 @@ HF_MAX_PARAMS = 1_500_000_000   # an f32 HF folder is held in memory while writt
 class Shape:
     arch: str
     args: dict
-    vocab: str            # "spm" | "llama3" | "qwen2": the tokenizer flavour
+    vocab: str            # "spm" | "llama3" | "qwen2": the tokenizer (text.synthetic.make_vocab)
     real: str = ""        # the HF repo the shape copies
     extra: dict = field(default_factory=dict)
 
@@ -70,7 +70,7 @@ SHAPES: dict[str, Shape] = {
                         ffn_dim=128, vocab_size=0, norm_eps=1e-6, rope_theta=1000000.0,
                         n_ctx_train=2048, tied=True), "qwen2"),
 }
-TINY_VOCAB = 512
+TINY_VOCAB = 1024
 
 
 def shape_names() -> list[str]:
@@ -129,11 +129,12 @@ def make(shape: str, out: str, quant: str = "q4_0", hf_dir: str | None = None, s
     Returns {"args": ModelArgs, "gguf": out, "hf_dir": hf_dir, "bytes": size}."""
     if quant not in QUANTS:
         raise ClavisError(f"unknown quant {quant!r}; choose one of {', '.join(QUANTS)}")
-    from clavis.models.vocab import synthetic_vocab
+    from clavis.text.synthetic import make_vocab
     s = SHAPES.get(shape)
     if s is None:
         make_args(shape)  # raises the error listing the shapes
-    vocab = synthetic_vocab(s.vocab, SHAPES[shape].args["vocab_size"] or TINY_VOCAB)
+    kind, flavour = ("spm", None) if s.vocab == "spm" else ("bpe", s.vocab)
+    vocab = make_vocab(kind, SHAPES[shape].args["vocab_size"] or TINY_VOCAB, flavour)
     args = make_args(shape, vocab.size)
     cls = model_class(args.arch)
     shapes = cls.tensor_shapes(args)

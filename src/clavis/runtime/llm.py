@@ -25,10 +25,9 @@ __all__ = ["LLM", "ContextOverflowError", "Generation", "GenerationStats"]
 
 class LLM:
     def __init__(self, model, tokenizer, n_ctx: int, name: str, source: str,
-                 chat_template: str | None = None, kv_dtype: str = "f16"):
+                 kv_dtype: str = "f16"):
         self.model, self.tokenizer, self.name, self.source = model, tokenizer, name, source
         self.n_ctx = int(n_ctx)
-        self._chat_template = chat_template
         self.kv_dtype = kv_dtype
         self.kv = KVCache.for_model(model.args, self.n_ctx, kv_dtype)
         self._kv_ids: list[int] = []        # the tokens whose K/V are in self.kv
@@ -81,8 +80,7 @@ class LLM:
             raise ClavisError(f"n_ctx must be at least 16, got {n_ctx}")
         n_ctx = min(n_ctx, model.args.n_ctx_train)
         name = model.args.name or os.path.basename(path.rstrip("/"))
-        template = getattr(tok, "chat_template", None)
-        return cls(model, tok, n_ctx, name, path, template, kv_dtype or ("f32" if f32 else "f16"))
+        return cls(model, tok, n_ctx, name, path, kv_dtype or ("f32" if f32 else "f16"))
 
     # ---- properties ------------------------------------------------------------------------
     @property
@@ -172,19 +170,13 @@ class LLM:
         return gen
 
     def apply_chat_template(self, messages, add_generation_prompt: bool = True) -> str:
-        from clavis.text.chat_template import fallback_for, render
-        tok = self._need_tokenizer()
-        template = self._chat_template or fallback_for(self.args.arch, tok.tokens)
-        return render(template, messages, add_generation_prompt=add_generation_prompt,
-                      bos_token=tok.bos_token, eos_token=tok.eos_token)
+        """The prompt text: the model's own template, else the fallback for its vocabulary."""
+        return self._need_tokenizer().apply_chat_template(
+            messages, add_generation_prompt, arch=self.args.arch)
 
     def chat_ids(self, messages) -> list[int]:
-        """The token ids of a chat prompt (no doubled BOS when the template writes it)."""
-        ids = self.tokenize(self.apply_chat_template(messages), add_special=True)
-        bos = self.tokenizer.bos_id
-        if bos is not None and len(ids) >= 2 and ids[0] == bos and ids[1] == bos:
-            ids = ids[1:]
-        return ids
+        """The token ids of a chat prompt (exactly one BOS when the model wants one)."""
+        return list(self._need_tokenizer().encode_chat(messages, arch=self.args.arch))
 
     def chat(self, messages, **sampling) -> Generation:
         return self.generate(self.chat_ids(messages), **sampling)
