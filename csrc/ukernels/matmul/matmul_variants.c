@@ -8,6 +8,7 @@ UK(clv_mm_q8_0_scalar) UK(clv_mm_q4_0_scalar)
 #if defined(__x86_64__)
 UK(clv_mm_q4_0_avx512vnni) UK(clv_mm_q8_0_avx512vnni) UK(clv_mm_q4_0_avx512) UK(clv_mm_q8_0_avx512)
 UK(clv_mm_f32_avx512) UK(clv_mm_f16_avx512) UK(clv_mm_bf16_avx512)
+UK(clv_mm_q4_0_avx2) UK(clv_mm_q8_0_avx2)
 UK(clv_mm_f32_avx2) UK(clv_mm_f16_avx2) UK(clv_mm_bf16_avx2)
 #define X86_AVX512 (CLV_CPU_AVX2 | CLV_CPU_AVX512)
 #define X86_VNNI (X86_AVX512 | CLV_CPU_AVX512VNNI)
@@ -23,6 +24,7 @@ const clv_variant clv_matmul_q4_0_variants[] = {
 #if defined(__x86_64__)
     V("avx512vnni", X86_VNNI, clv_mm_q4_0_avx512vnni)
     V("avx512", X86_AVX512, clv_mm_q4_0_avx512)
+    V("avx2", CLV_CPU_AVX2, clv_mm_q4_0_avx2)
 #endif
 #if defined(__aarch64__)
 #endif
@@ -34,6 +36,7 @@ const clv_variant clv_matmul_q8_0_variants[] = {
 #if defined(__x86_64__)
     V("avx512vnni", X86_VNNI, clv_mm_q8_0_avx512vnni)
     V("avx512", X86_AVX512, clv_mm_q8_0_avx512)
+    V("avx2", CLV_CPU_AVX2, clv_mm_q8_0_avx2)
 #endif
 #if defined(__aarch64__)
 #endif
