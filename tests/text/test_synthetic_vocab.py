@@ -32,7 +32,7 @@ def test_deterministic_across_processes():
     assert out.stdout.split() == here
 
 
-@pytest.mark.parametrize("size", [1000, 32000])
+@pytest.mark.parametrize("size", [512, 1000, 32000])
 def test_spm_layout(size):
     v = make_vocab("spm", size)
     assert v.vocab_size == len(v.token_types) == len(v.scores) == size
@@ -42,7 +42,7 @@ def test_spm_layout(size):
     assert set(v.token_types[3:259]) == {hj.BYTE}
     assert len(set(v.tokens)) == size
     normal = v.tokens[259:]
-    assert sum(t.startswith("▁") and len(t) > 2 for t in normal[:v.n_trained]) > 100
+    assert sum(t.startswith("▁") and len(t) > 2 for t in normal[:v.n_trained]) > min(100, v.n_trained // 20)
     assert all(a > b for a, b in zip(v.scores[259:], v.scores[260:]))  # earlier = preferred
     assert " " not in "".join(v.tokens) and "\n" not in "".join(normal)
 
@@ -71,7 +71,7 @@ def test_bpe_layout_and_merges(flavour, size):
 def test_fillers_are_never_produced(bundles):
     for name, b in bundles.items():
         tok = Tokenizer.from_gguf_metadata(b.vocab.gguf_metadata)
-        filler = next(t for t in b.vocab.tokens if "filler" in t)
+        filler = next((t for t in b.vocab.tokens if "filler" in t), "▁filler000000")
         text = MIXED + " filler000001 ▁filler000002 " + filler
         ids = tok.encode(text)
         assert max(i for i in ids if i not in tok.special_ids) < b.vocab.n_trained + 259
@@ -113,7 +113,7 @@ def test_gguf_roundtrip_through_gguf_py(tmp_path, kind, flavour):
     (("wordpiece", 1000), "kind 'wordpiece'"),
     (("spm", 1000, "qwen2"), "flavours llama2"),
     (("bpe", 100, "llama3"), "too small: the smallest is"),
-    (("spm", 300), "too small"),
+    (("spm", 250), "too small"),
     (("bpe", -5), "positive integer"),
 ])
 def test_bad_arguments(args, match):

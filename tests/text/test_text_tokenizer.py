@@ -34,6 +34,7 @@ SPECIAL_TEXTS = {
     "qwen2": "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\n你好<|im_end|>\n"
              "<|im_start|>assistant\n",
 }
+SPECIAL_TEXTS["spm-tiny"] = SPECIAL_TEXTS["spm"]
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +60,11 @@ def test_mixed_text_is_split_into_meaningful_pieces(bundle, toks):
     tok = toks[bundle.name][0]
     ids = tok.encode(MIXED, add_special=False)
     n_bytes = len(MIXED.encode("utf-8"))
-    assert len(ids) < 0.6 * n_bytes, "the vocabulary barely merges anything"
+    ratio = 0.8 if tok.vocab_size < 1000 else 0.6  # the tiny one has few merges
+    assert len(ids) < ratio * n_bytes, "the vocabulary barely merges anything"
     pieces = [tok.token_bytes(i).decode("utf-8", "replace").strip() for i in ids]
     for script in ("abcdefghijklmnopqrstuvwxyz", "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"):
-        assert any(len(p) >= 3 and all(c.lower() in script for c in p) for p in pieces), \
+        assert any(len(p) >= (2 if tok.vocab_size < 1000 else 3) and all(c.lower() in script for c in p) for p in pieces), \
             f"no multi-letter pieces from {script[:3]}..."
 
 

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # (kind, size, flavour): the real vocabulary sizes of Llama 2, Llama 3.x and Qwen2.5
 VOCABS = {"spm": ("spm", 32000, "llama2"), "llama3": ("bpe", 128256, "llama3"),
-          "qwen2": ("bpe", 151936, "qwen2")}
+          "qwen2": ("bpe", 151936, "qwen2"),
+          "spm-tiny": ("spm", 512, "llama2")}  # the size of the runtime's tiny test models
 
 MIXED = ("Hello, world! The quick brown fox can't stop; it's 2026-11-28 and we'll pay $3.14.\n"
          "Привет, мир! Съешь же ещё этих мягких французских булок.\n"

@@ -73,6 +73,8 @@ class SyntheticVocab:
     def vocab_size(self) -> int:
         return len(self.tokens)
 
+    size = vocab_size
+
     @property
     def gguf_metadata(self) -> dict:
         """The GGUF tokenizer.* keys llama.cpp reads, as plain python values."""
@@ -214,8 +216,9 @@ def _train_spm(limit: int) -> list[str]:
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    # small vocabularies keep the most frequent characters (the rest falls back to bytes)
     trainer = trainers.BpeTrainer(vocab_size=limit, min_frequency=2, max_token_length=_MAX_PIECE,
-                                  show_progress=False)
+                                  limit_alphabet=max(limit // 2, 1), show_progress=False)
     tok.train_from_iterator(CORPUS.splitlines(), trainer)  # lines: "\n" stays byte-fallback
     vocab = json.loads(tok.to_str())["model"]["vocab"]
     return sorted(vocab, key=vocab.get)
