@@ -89,6 +89,14 @@ def test_ids_and_sizes_match_llama_cpp(bundle, toks):
         assert tok.token_to_id(tok.id_to_token(i)) == i
 
 
+def test_numpy_metadata_values_are_accepted(bundles, toks):
+    meta = dict(bundles["spm"].vocab.gguf_metadata)
+    for k in ("tokenizer.ggml.scores", "tokenizer.ggml.token_type"):
+        meta[k] = np.asarray(meta[k])
+    meta["tokenizer.ggml.bos_token_id"] = np.uint32(1)
+    assert Tokenizer.from_gguf_metadata(meta).encode(MIXED) == toks["spm"][0].encode(MIXED)
+
+
 def test_eos_ids_include_end_of_turn(bundles, toks):
     llama3 = toks["llama3"][0]
     names = {llama3.tokens[i] for i in llama3.eos_ids}

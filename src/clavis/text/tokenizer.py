@@ -36,6 +36,8 @@ def _get(fields, key, kind, default=None, required=False):
             raise ClavisError(f"GGUF metadata has no {key!r} (needed by the tokenizer)")
         return default
     value = fields[key]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        value = value.tolist()  # numpy arrays and scalars
     ok = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool),
           "bool": lambda v: isinstance(v, (bool, int)),
           "str": lambda v: isinstance(v, str),
