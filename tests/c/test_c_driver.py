@@ -126,10 +126,12 @@ def test_arm_under_qemu_every_variant(arm_exe):
     ran = _ran(out)
     for op in NEON_OPS:
         assert {"neon", "scalar"} <= ran.get(op, set()), f"{op}: NEON variant did not run: {ran.get(op)}"
+    for op, names in NEON_MATMUL.items():
+        assert set(names) <= ran.get(op, set()), f"{op}: Arm variants {names} did not all run: {ran.get(op)}"
 
 
 @pytest.mark.parametrize("disable,absent,present", [
-    ("i8mm", "neon_i8mm", "neon"),
+    ("i8mm", "neon_i8mm", "neon_dotprod"),
     ("dotprod", "neon_dotprod", "neon"),
     ("all", "neon", "scalar"),
 ])

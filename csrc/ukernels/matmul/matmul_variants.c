@@ -14,6 +14,10 @@ UK(clv_mm_f32_avx2) UK(clv_mm_f16_avx2) UK(clv_mm_bf16_avx2)
 #define X86_VNNI (X86_AVX512 | CLV_CPU_AVX512VNNI)
 #endif
 #if defined(__aarch64__)
+UK(clv_mm_q4_0_neon_i8mm) UK(clv_mm_q8_0_neon_i8mm) UK(clv_mm_q4_0_neon_dotprod) UK(clv_mm_q8_0_neon_dotprod)
+UK(clv_mm_q4_0_neon) UK(clv_mm_q8_0_neon)
+#define ARM_DOT (CLV_CPU_NEON | CLV_CPU_DOTPROD)
+#define ARM_I8MM (ARM_DOT | CLV_CPU_I8MM)
 #endif
 #undef UK
 
@@ -27,6 +31,9 @@ const clv_variant clv_matmul_q4_0_variants[] = {
     V("avx2", CLV_CPU_AVX2, clv_mm_q4_0_avx2)
 #endif
 #if defined(__aarch64__)
+    V("neon_i8mm", ARM_I8MM, clv_mm_q4_0_neon_i8mm)
+    V("neon_dotprod", ARM_DOT, clv_mm_q4_0_neon_dotprod)
+    V("neon", CLV_CPU_NEON, clv_mm_q4_0_neon)
 #endif
     V("scalar", 0, clv_mm_q4_0_scalar)
     END
@@ -39,6 +46,9 @@ const clv_variant clv_matmul_q8_0_variants[] = {
     V("avx2", CLV_CPU_AVX2, clv_mm_q8_0_avx2)
 #endif
 #if defined(__aarch64__)
+    V("neon_i8mm", ARM_I8MM, clv_mm_q8_0_neon_i8mm)
+    V("neon_dotprod", ARM_DOT, clv_mm_q8_0_neon_dotprod)
+    V("neon", CLV_CPU_NEON, clv_mm_q8_0_neon)
 #endif
     V("scalar", 0, clv_mm_q8_0_scalar)
     END
