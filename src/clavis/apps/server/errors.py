@@ -55,6 +55,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, e: RequestValidationError):
         errs = e.errors()
+        bad_json = [x for x in errs if x.get("type") == "json_invalid"]
+        if bad_json:
+            where = (bad_json[0].get("ctx") or {}).get("error", "")
+            return error_response(400, f"the request body is not valid JSON ({where or 'parse error'}"
+                                       f" at position {_loc(bad_json[0])}); send a JSON object",
+                                  code="invalid_json")
         first = errs[0] if errs else {"loc": ("body",), "msg": "invalid request"}
         msg = "; ".join(f"{_loc(x)}: {x.get('msg')}" for x in errs[:5]) or "invalid request body"
         return error_response(400, msg, param=_loc(first), code="invalid_value")

@@ -22,6 +22,7 @@ class FairQueue:
         self.waiting = 0
         self.lanes: collections.OrderedDict[str, collections.deque] = collections.OrderedDict()
         self.served = 0
+        self.cancelled = 0            # jobs stopped early because their client went away
         self.avg_seconds = 5.0        # running mean of job durations, for Retry-After
         self._started: dict[int, float] = {}
 
@@ -30,7 +31,7 @@ class FairQueue:
 
     def snapshot(self) -> dict:
         return {"active": self.active, "waiting": self.waiting, "max_active": self.max_active,
-                "max_waiting": self.max_waiting, "served": self.served,
+                "max_waiting": self.max_waiting, "served": self.served, "cancelled": self.cancelled,
                 "avg_seconds": round(self.avg_seconds, 3)}
 
     async def acquire(self, lane: str) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
+from clavis import ClavisError
 from clavis.apps.server.errors import APIError
 from clavis.apps.server.routes_llm import lane_of, state_of
 from clavis.apps.server.runner import run_blocking
@@ -57,7 +58,23 @@ async def _form(request: Request):
         raise APIError(400, f"could not read the multipart body: {e}") from None
 
 
-async def _save_upload(form, field: str = "file") -> Path:
+class Upload:
+    """An uploaded file saved to a private temporary path; errors name the client's file name."""
+
+    def __init__(self, path: Path, filename: str):
+        self.path, self.filename = path, filename
+
+    def __str__(self):
+        return str(self.path)
+
+    def unlink(self, missing_ok=True):
+        self.path.unlink(missing_ok=missing_ok)
+
+    def clean(self, e: Exception) -> APIError:
+        return APIError(400, str(e).replace(str(self.path), repr(self.filename)), param="file")
+
+
+async def _save_upload(form, field: str = "file") -> Upload:
     up = form.get(field)
     if up is None or isinstance(up, str) or not hasattr(up, "read"):
         raise APIError(400, f"multipart field '{field}' (a file) is required", param=field)
@@ -68,7 +85,7 @@ async def _save_upload(form, field: str = "file") -> Path:
     fd, path = tempfile.mkstemp(prefix="clavis-upload-", suffix=suffix)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
-    return Path(path)
+    return Upload(Path(path), up.filename or "upload")
 
 
 def _text_field(form, name: str, default=None, choices=None):
@@ -78,6 +95,17 @@ def _text_field(form, name: str, default=None, choices=None):
     if v is not None and choices and v not in choices:
         raise APIError(400, f"{name} must be one of {', '.join(choices)}; got {v!r}", param=name)
     return v
+
+
+def _temperature(v: str | None) -> float:
+    try:
+        t = float(v) if v not in (None, "") else 0.0
+    except ValueError:
+        raise APIError(400, f"temperature must be a number in 0..1; got {v!r}",
+                       param="temperature") from None
+    if not 0.0 <= t <= 1.0:
+        raise APIError(400, f"temperature must be in 0..1; got {t}", param="temperature")
+    return t
 
 
 def _ts(seconds: float, sep: str) -> str:
@@ -120,15 +148,22 @@ async def transcriptions(request: Request):
     language = _text_field(form, "language") or None
     prompt = _text_field(form, "prompt") or None
     _text_field(form, "model", "whisper-1")
+    temperature = _temperature(_text_field(form, "temperature"))
     whisper = st.need_whisper()
     path = await _save_upload(form)
+    # OpenAI's meaning: temperature 0 (the default) = start greedy and raise the temperature when
+    # a window fails the quality checks; a temperature above 0 = decode at exactly that one.
+    temps = {"temperature": (temperature,)} if temperature > 0 else {}
 
     def work():
-        segments, info = whisper.transcribe(str(path), language=language, initial_prompt=prompt)
+        segments, info = whisper.transcribe(str(path), language=language, initial_prompt=prompt,
+                                            **temps)
         return list(segments), info
 
     try:
         segments, info = await run_blocking([st.whisper_queue], lane_of(request), request, work)
+    except ClavisError as e:
+        raise path.clean(e) from None
     finally:
         path.unlink(missing_ok=True)
     return format_transcript(segments, info, fmt)
@@ -150,6 +185,8 @@ async def voicenote(request: Request):
     try:
         note = await run_blocking(queues, lane_of(request), request,
                                   lambda: make_note(str(path), whisper, llm=llm))
+    except ClavisError as e:
+        raise path.clean(e) from None
     finally:
         path.unlink(missing_ok=True)
     return {"object": "clavis.voicenote", **_jsonable(note.to_dict()),
@@ -182,7 +219,7 @@ async def digest(request: Request):
     llm = st.engines.llm
 
     def work():
-        parsed = parse(path)
+        parsed = parse(path.path)
         if not parsed.messages:
             raise APIError(400, f"no chat messages found in the upload (format {parsed.format!r}, "
                                 f"{len(parsed.errors)} unparsed lines)", param="file")
@@ -192,6 +229,8 @@ async def digest(request: Request):
     try:
         parsed, d = await run_blocking([st.llm_queue] if llm is not None else [], lane_of(request),
                                        request, work)
+    except ClavisError as e:
+        raise path.clean(e) from None
     finally:
         path.unlink(missing_ok=True)
     return {"object": "clavis.digest", "format": parsed.format, "messages": len(parsed.messages),

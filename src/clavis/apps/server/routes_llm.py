@@ -59,7 +59,8 @@ def _budget(st, llm, n_prompt: int, body: Sampling) -> int:
 
 def _sampling(body: Sampling, max_tokens: int, seed=None) -> dict:
     return dict(max_tokens=max_tokens, temperature=body.temperature, top_p=body.top_p,
-                seed=body.seed if seed is None else seed, stop=tuple(body.stop or ()))
+                seed=body.seed if seed is None else seed, stop=tuple(body.stop or ()),
+                ignore_eos=body.ignore_eos)
 
 
 async def _start(request, st, body, make) -> tuple[Run, tuple]:

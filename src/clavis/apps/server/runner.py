@@ -27,6 +27,9 @@ class Run:
     def cancel(self) -> None:
         self.cancelled.set()
 
+    def _count_cancel(self) -> None:
+        self.fq.cancelled += 1
+
     def _post(self, kind: str, value=None) -> None:
         self.loop.call_soon_threadsafe(self.events.put_nowait, (kind, value))
 
@@ -36,6 +39,7 @@ class Run:
             gen = self.make_gen()
             for piece in gen:
                 if self.cancelled.is_set():
+                    self.loop.call_soon_threadsafe(self._count_cancel)
                     break
                 self._post("piece", piece)
             self.stats = getattr(gen, "stats", None)

@@ -54,6 +54,7 @@ class Sampling(_Lenient):
     stream_options: StreamOptions | None = None
     n: int = Field(default=1, ge=1, le=1)
     user: str | None = Field(default=None, max_length=256)
+    ignore_eos: bool = False      # extension (as llama-server): generate exactly max_tokens
 
     @field_validator("stop")
     @classmethod

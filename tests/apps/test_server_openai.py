@@ -1,0 +1,204 @@
+"""The official `openai` client against a live `clavis serve` on random-weight models (no mocks).
+
+Answers are checked against the same engines run in this process (greedy LLM decoding and
+Whisper decoding are deterministic), so the server must pass text, tokens and counts through
+unchanged."""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import openai
+import pytest
+
+from serving_helpers import ServerProcess, make_llm, make_speech, make_whisper
+
+KEY = "sk-clavis-test-key"
+N_CTX = 512
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    d = tmp_path_factory.mktemp("serve-models")
+    return {"llm": make_llm(d), "whisper": make_whisper(d), "wav": make_speech(d), "dir": d}
+
+
+@pytest.fixture(scope="module")
+def server(models):
+    args = ["-m", str(models["llm"]), "--whisper", str(models["whisper"]), "--api-key", KEY,
+            "--n-ctx", str(N_CTX), "--threads", "1", "--max-body-mb", "2"]
+    with ServerProcess(args, models["dir"]) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return openai.OpenAI(base_url=server.base, api_key=KEY, max_retries=0, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def local_llm(models):
+    from clavis.runtime.llm import LLM
+    return LLM.load(str(models["llm"]), n_ctx=N_CTX, threads=1)
+
+
+MESSAGES = [{"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "Name three colours."}]
+
+
+def reference_chat(llm, max_tokens=12):
+    gen = llm.chat(MESSAGES, max_tokens=max_tokens, temperature=0.0)
+    text = "".join(gen)
+    return text, gen.stats
+
+
+def test_model_list(client):
+    ids = [m.id for m in client.models.list().data]
+    assert ids == ["tiny", "auto", "whisper-micro"]
+
+
+def test_chat_completion_matches_the_engine(client, local_llm):
+    r = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=12,
+                                       temperature=0.0)
+    text, stats = reference_chat(local_llm)
+    assert r.choices[0].message.content == text
+    assert r.choices[0].finish_reason == stats.finish_reason
+    assert r.usage.prompt_tokens == len(local_llm.chat_ids(MESSAGES)) == stats.prompt_tokens
+    assert r.usage.completion_tokens == stats.generated_tokens
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+
+
+def test_streamed_chat_completion(client, local_llm):
+    stream = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=12,
+                                            temperature=0.0, stream=True,
+                                            stream_options={"include_usage": True})
+    pieces, finish, usage = [], None, None
+    for chunk in stream:
+        if chunk.usage:
+            usage = chunk.usage
+        for c in chunk.choices:
+            if c.delta.content:
+                pieces.append(c.delta.content)
+            finish = c.finish_reason or finish
+    text, stats = reference_chat(local_llm)
+    assert "".join(pieces) == text and len(pieces) >= 2
+    assert finish == stats.finish_reason
+    assert usage.completion_tokens == stats.generated_tokens
+
+
+def test_completion_and_sampling_params(client, local_llm):
+    r = client.completions.create(model="tiny", prompt="Once upon a time", max_tokens=10,
+                                  temperature=0.0)
+    ref = local_llm.generate("Once upon a time", max_tokens=10, temperature=0.0)
+    assert r.choices[0].text == "".join(ref)
+    assert r.usage.completion_tokens == ref.stats.generated_tokens
+    # seeded sampling is reproducible through the server
+    a = client.completions.create(model="tiny", prompt="abc", max_tokens=16, temperature=1.0,
+                                  top_p=0.9, seed=7, extra_body={"ignore_eos": True})
+    b = client.completions.create(model="tiny", prompt="abc", max_tokens=16, temperature=1.0,
+                                  top_p=0.9, seed=7, extra_body={"ignore_eos": True})
+    assert a.choices[0].text == b.choices[0].text and a.usage.completion_tokens == 16
+
+
+def test_json_mode_always_returns_an_object(client):
+    r = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=8,
+                                       response_format={"type": "json_object"}, seed=1)
+    obj = json.loads(r.choices[0].message.content)
+    assert isinstance(obj, dict)
+    assert r.model_extra["clavis"]["json_mode"] in ("extracted", "retried", "wrapped")
+
+
+def test_router_model_auto(client):
+    r = client.chat.completions.create(model="auto", messages=[
+        {"role": "user", "content": "Wie spät ist es in Tokyo?"}])
+    assert "Asia/Tokyo" in r.choices[0].message.content
+    assert r.model_extra["clavis"]["route"] == "clock"
+    r = client.chat.completions.create(model="auto", messages=[
+        {"role": "user", "content": "What's the weather in Oslo right now?"}])
+    assert r.model_extra["clavis"]["action"] == "needs-network"
+    assert "Nothing was sent" in r.choices[0].message.content
+
+
+def test_transcription_formats(client, models):
+    from clavis.runtime.whisper import WhisperModel
+    ref_segments, _ = WhisperModel.load(str(models["whisper"]), threads=1).transcribe(
+        str(models["wav"]), temperature=(0.3,))
+    ref = [s.text for s in ref_segments]
+    assert ref, "the reference transcription has no segments"
+    wav = models["wav"]
+    verbose = client.audio.transcriptions.create(model="whisper-1", file=wav.open("rb"),
+                                                 response_format="verbose_json", temperature=0.3)
+    assert [s.text for s in verbose.segments] == ref
+    assert verbose.duration == pytest.approx(wav.stat().st_size / 2 / 22050, rel=0.05)
+    js = client.audio.transcriptions.create(model="whisper-1", file=wav.open("rb"), temperature=0.3)
+    assert js.text == "".join(ref).strip()
+    text = client.audio.transcriptions.create(model="whisper-1", file=wav.open("rb"),
+                                              response_format="text", temperature=0.3)
+    assert text.strip() == js.text
+    srt = client.audio.transcriptions.create(model="whisper-1", file=wav.open("rb"),
+                                             response_format="srt", temperature=0.3)
+    vtt = client.audio.transcriptions.create(model="whisper-1", file=wav.open("rb"),
+                                             response_format="vtt", temperature=0.3)
+    assert srt.startswith("1\n00:00:") and " --> " in srt and srt.count("\n\n") >= len(ref) - 1
+    assert vtt.startswith("WEBVTT\n\n00:00:") and "." in vtt.split(" --> ")[0]
+
+
+def test_overlong_prompt_is_400_with_both_counts(client, local_llm):
+    long = "lorem ipsum dolor " * 400
+    n = len(local_llm.chat_ids([{"role": "user", "content": long}]))
+    assert n > N_CTX
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": long}])
+    assert e.value.status_code == 400
+    msg = e.value.body["message"] if isinstance(e.value.body, dict) else str(e.value)
+    assert str(n) in msg and str(N_CTX) in msg
+    assert e.value.code == "context_length_exceeded"
+    with pytest.raises(openai.BadRequestError):
+        client.completions.create(model="tiny", prompt=long)
+
+
+def test_missing_or_wrong_key_is_401(server):
+    for key in ("wrong-key", KEY[:-1]):
+        bad = openai.OpenAI(base_url=server.base, api_key=key, max_retries=0)
+        with pytest.raises(openai.AuthenticationError) as e:
+            bad.models.list()
+        assert e.value.status_code == 401
+    req = urllib.request.Request(server.base + "/chat/completions", data=b"{}",
+                                 headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 401 and json.loads(e.value.read())["error"]["type"] == "authentication_error"
+
+
+def test_bad_requests_are_openai_errors_not_tracebacks(client, server):
+    def post(path, data: bytes, ctype="application/json"):
+        req = urllib.request.Request(server.base + path, data=data, headers={
+            "Content-Type": ctype, "Authorization": f"Bearer {KEY}"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    cases = [(b"{not json", 400, "not valid JSON"),
+             (b'{"model": "tiny"}', 400, "messages"),
+             (b'{"model": "tiny", "messages": [], "max_tokens": 5}', 400, "messages"),
+             (b'{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "temperature": 9}',
+              400, "temperature"),
+             (b'{"model": "nope", "messages": [{"role": "user", "content": "x"}]}', 404, "nope"),
+             (b'{"model": "tiny", "messages": [{"role": "robot", "content": "x"}]}', 400, "role")]
+    for body, status, needle in cases:
+        code, out = post("/chat/completions", body)
+        assert code == status, (body, out)
+        assert needle in out["error"]["message"] and "Traceback" not in json.dumps(out)
+    code, out = post("/chat/completions", b"x" * (3 * 2**20))
+    assert code == 413 and "limit" in out["error"]["message"]
+    code, out = post("/audio/transcriptions", b"{}")
+    assert code == 415
+    with pytest.raises(openai.BadRequestError, match="response_format"):
+        client.audio.transcriptions.create(model="whisper-1", file=("a.wav", b"RIFF"),
+                                           response_format="mp3")
+    with pytest.raises(openai.BadRequestError):
+        client.audio.transcriptions.create(model="whisper-1", file=("a.wav", b"not audio at all"))
+    assert server.health()["status"] == "ok"
