@@ -30,7 +30,8 @@ def download(repo: str, filename: str | None = None, local_first: bool = True) -
         raise ClavisError(f"{repo!r} is neither a local path nor a Hugging Face repo id "
                           "(owner/name)")
     import huggingface_hub as hub
-    from huggingface_hub.errors import RepositoryNotFoundError, EntryNotFoundError
+    from huggingface_hub.errors import (EntryNotFoundError, LocalEntryNotFoundError,
+                                        OfflineModeIsEnabled, RepositoryNotFoundError)
 
     def fetch(local_only: bool) -> str:
         if filename:
@@ -44,6 +45,8 @@ def download(repo: str, filename: str | None = None, local_first: bool = True) -
             pass
     try:
         return fetch(False)
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as e:   # no network, nothing cached
+        raise _offline_help(repo, filename, e) from None
     except (RepositoryNotFoundError, EntryNotFoundError) as e:
         raise ClavisError(f"{repo}: not found on the Hugging Face hub"
                           + (f" (file {filename!r})" if filename else "")

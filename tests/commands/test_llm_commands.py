@@ -1,0 +1,77 @@
+"""The LLM commands end to end: make-model, generate, chat, pull (offline) — exit codes, streams."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def clavis(*args, input=None, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "clavis", *args], capture_output=True, text=True,
+                          input=input, timeout=300, env=e)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    p = tmp_path_factory.mktemp("cli") / "tiny.gguf"
+    r = clavis("make-model", "tiny-llama", "--quant", "q4_0", "-o", str(p), "--seed", "5")
+    assert r.returncode == 0, r.stderr
+    assert "wrote" in r.stdout and p.stat().st_size > 0
+    return str(p)
+
+
+def test_generate_streams_and_reports_speed(model):
+    r = clavis("generate", "-m", model, "-p", "Hello world", "-n", "12", "--temperature", "0",
+               "--ignore-eos")
+    assert r.returncode == 0, r.stderr
+    assert "generated 12 tok" in r.stderr and "tok/s" in r.stderr
+    r2 = clavis("generate", "-m", model, "-p", "Hello world", "-n", "12", "--temperature", "0",
+                "--ignore-eos")
+    assert r2.stdout == r.stdout          # greedy is deterministic
+
+
+def test_generate_errors_exit_1(model, tmp_path):
+    r = clavis("generate", "-m", str(tmp_path / "none.gguf"), "-p", "x")
+    assert r.returncode == 1 and "no such file" in r.stderr and "Traceback" not in r.stderr
+    r = clavis("generate", "-m", model, "-p", "x " * 3000, "--n-ctx", "64")
+    assert r.returncode == 1 and "context holds only 64" in r.stderr
+    r = clavis("generate", "-m", model, "-p", "x", "--top-p", "0")
+    assert r.returncode == 1 and "top_p" in r.stderr
+
+
+def test_chat_reset_exit_and_history(model):
+    script = "Hi there\nHow are you?\n/reset\nAgain\n/exit\n"
+    r = clavis("chat", "-m", model, "-n", "8", "--temperature", "0", input=script)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count(" tokens, ") == 3 and "(conversation reset)" in r.stderr
+
+
+def test_chat_drops_oldest_turns_when_full(model):
+    msg = "tell me more about this topic " * 6
+    script = "".join(f"{msg}{i}\n" for i in range(6))
+    r = clavis("chat", "-m", model, "-n", "16", "--n-ctx", "256", "--temperature", "0",
+               input=script)
+    assert r.returncode == 0, r.stderr
+    assert "dropped" in r.stderr and "oldest" in r.stderr
+
+
+def test_make_model_unknown_shape():
+    r = clavis("make-model", "gpt-9", "-o", "/dev/null")
+    assert r.returncode == 1 and "tiny-llama" in r.stderr and "qwen2.5-0.5b" in r.stderr
+
+
+def test_pull_offline_explains(tmp_path):
+    r = clavis("pull", "someone/some-model", "model.gguf",
+               env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)})
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "by hand" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("cmd", ["generate", "chat", "pull", "convert", "make-model"])
+def test_help(cmd):
+    r = clavis(cmd, "--help")
+    assert r.returncode == 0 and "usage" in r.stdout
