@@ -4,6 +4,7 @@
 #include "clavis.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +24,14 @@ struct clv_threadpool {
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    /* the current job */
+    /* the current job: fn/ctx/base are written before `work` is published and cannot change
+     * until every chunk is done, so a thread that claimed a chunk may read them */
     clv_task_fn fn;
     void *ctx;
-    int64_t n_chunks;
-    atomic_int_fast64_t next;    /* next chunk to hand out */
-    atomic_int pending;          /* workers still inside the current job */
-    atomic_uint generation;      /* bumped once per job */
+    int64_t base;                /* first chunk index of this batch */
+    _Atomic uint64_t work;       /* n_chunks << 32 | next chunk: claimed by compare-and-swap */
+    atomic_int_fast64_t done;    /* chunks finished in the current batch */
+    atomic_uint generation;      /* bumped once per batch: wakes the workers */
     atomic_int stop;
     atomic_int sleepers;         /* workers blocked (or about to block) on cv */
     pthread_mutex_t job_mu;      /* one job at a time per pool */
@@ -37,11 +39,19 @@ struct clv_threadpool {
 
 typedef struct { clv_threadpool *pool; int id; } worker_arg;
 
+/* Claim chunks of whatever batch is current and run them. The caller never waits for a worker
+ * that has not claimed anything, so a preempted worker (an oversubscribed machine) costs
+ * nothing unless it holds a chunk. */
 static void run_chunks(clv_threadpool *p, int id) {
+    uint64_t v = atomic_load_explicit(&p->work, memory_order_acquire);
     for (;;) {
-        int64_t c = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-        if (c >= p->n_chunks) break;
-        p->fn(p->ctx, c, id);
+        if ((uint32_t)v >= (uint32_t)(v >> 32)) return;
+        if (!atomic_compare_exchange_weak_explicit(&p->work, &v, v + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        p->fn(p->ctx, p->base + (int64_t)(uint32_t)v, id);
+        atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+        v = atomic_load_explicit(&p->work, memory_order_acquire);
     }
 }
 
@@ -67,7 +77,6 @@ static void *worker_main(void *argp) {
         if (atomic_load(&p->stop)) return NULL;
         seen = atomic_load(&p->generation);
         run_chunks(p, id);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
     }
 }
 
@@ -79,8 +88,8 @@ clv_threadpool *clv_threadpool_create(int n_threads) {
     pthread_mutex_init(&p->mu, NULL);
     pthread_mutex_init(&p->job_mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    atomic_init(&p->next, 0);
-    atomic_init(&p->pending, 0);
+    atomic_init(&p->work, 0);
+    atomic_init(&p->done, 0);
     atomic_init(&p->generation, 0);
     atomic_init(&p->stop, 0);
     atomic_init(&p->sleepers, 0);
@@ -123,17 +132,23 @@ void clv_parallel_for(clv_threadpool *p, int64_t n_chunks, clv_task_fn fn, void 
     pthread_mutex_lock(&p->job_mu);
     p->fn = fn;
     p->ctx = ctx;
-    p->n_chunks = n_chunks;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->pending, p->n_threads - 1, memory_order_relaxed);
-    /* Wake sleepers only if there are any: spinning workers just see the new generation. */
-    atomic_fetch_add(&p->generation, 1);
-    if (atomic_load(&p->sleepers) > 0) {
-        pthread_mutex_lock(&p->mu);
-        pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
+    for (int64_t base = 0; base < n_chunks; base += UINT32_MAX) {
+        int64_t n = n_chunks - base < UINT32_MAX ? n_chunks - base : UINT32_MAX;
+        p->base = base;
+        atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+        atomic_store_explicit(&p->work, (uint64_t)n << 32, memory_order_release);
+        /* Wake sleepers only if there are any: spinning workers just see the new generation. */
+        atomic_fetch_add(&p->generation, 1);
+        if (atomic_load(&p->sleepers) > 0) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_broadcast(&p->cv);
+            pthread_mutex_unlock(&p->mu);
+        }
+        run_chunks(p, 0);
+        for (int spins = 0; atomic_load_explicit(&p->done, memory_order_acquire) < n; spins++) {
+            if (spins < 4096) CPU_RELAX();
+            else sched_yield();   /* a worker holding a chunk was preempted: let it run */
+        }
     }
-    run_chunks(p, 0);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) CPU_RELAX();
     pthread_mutex_unlock(&p->job_mu);
 }

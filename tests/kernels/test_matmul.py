@@ -133,6 +133,22 @@ def test_threads_vector_out_and_float_input(t):
         np.testing.assert_allclose(out, y1[2], rtol=1e-5, atol=1e-5)
 
 
+def test_many_small_jobs_on_resized_pools():
+    """Thousands of short parallel jobs (the decode pattern) right after resizing the pool."""
+    x, w = make("q4_0", 5, 70, 64)
+    pw = mm.PackedWeight(w, "q4_0", 70, 64)
+    ref = mm.matmul(x, pw)
+    prev = kernels.get_num_threads()
+    try:
+        for th in (2, 3, 2):
+            kernels.set_num_threads(th)
+            for i in range(500):
+                y = mm.matmul(x[i % 5], pw)
+                assert np.array_equal(y, ref[i % 5]), f"threads {th}, call {i} (seed {SEED})"
+    finally:
+        kernels.set_num_threads(prev)
+
+
 def test_bad_arguments_raise_clear_errors():
     w = np.ones((8, 64), np.float32)
     pw = mm.PackedWeight(w, "q4_0", 8, 64)
