@@ -77,8 +77,10 @@ def prefill_speed(t: str, n: int, k: int, m: int, rng, passes: int = 3) -> dict:
 
 
 def run(threads: int | None = None, formats_=("q4_0", "q8_0"), prefill_formats=("q4_0", "q8_0", "f16"),
-        decode_shapes=DECODE_SHAPES, prefill_m=PREFILL_M, progress=None) -> dict:
+        decode_shapes=None, prefill_m=None, progress=None) -> dict:
     """The whole benchmark; returns the JSON-ready dict. `progress(step_name)` is called per step."""
+    decode_shapes = decode_shapes or DECODE_SHAPES
+    prefill_m = prefill_m or PREFILL_M
     prev = get_num_threads()
     if threads:
         set_num_threads(threads)
