@@ -3,3 +3,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 clavis info
+
+# --- local LLM: a random-weight model with Qwen2.5-0.5B's exact shapes (Q4_0), then generate ---
+mkdir -p models
+[ -f models/qwen2.5-0.5b-q4_0.gguf ] || clavis make-model qwen2.5-0.5b --quant q4_0 -o models/qwen2.5-0.5b-q4_0.gguf
+clavis generate -m models/qwen2.5-0.5b-q4_0.gguf -p "The capital of France is" -n 32 --seed 1
