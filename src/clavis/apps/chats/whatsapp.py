@@ -21,6 +21,11 @@ from clavis.apps.chats.model import Message, ParseResult
 # direction marks WhatsApp scatters around names, phone numbers and system text
 _MARKS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"
 _STRIP_MARKS = str.maketrans("", "", _MARKS)
+_HAS_MARK = re.compile(f"[{_MARKS}]")
+
+
+def _unmark(s: str) -> str:
+    return s.translate(_STRIP_MARKS) if _HAS_MARK.search(s) else s
 _SP = "[ \u00a0\u202f]"
 
 
@@ -65,6 +70,10 @@ _SYSTEM_HINT = re.compile(
     r"( created group | changed the subject | changed the group description| added | removed |"
     r" hat die Gruppe | hat den Betreff | creó el grupo | cambió el asunto | añadió | создал\(а\) группу |"
     r" изменил\(а\) тему | добавил\(а\) )")
+
+
+_SPECIAL = re.compile("|".join(re.sub(r"\(\?P<\w+>", "(?:", f"(?:{r.pattern})") for r in (
+    _MEDIA_OMITTED, _IOS_OMITTED, _ATTACHED, _FILE_ATTACHED, _DELETED)), re.I)
 
 
 def _ampm_kind(raw: str | None) -> str | None:
@@ -151,13 +160,18 @@ def _choose_author(cands: list[str], counts: Counter) -> str | None:
 def _classify(msg: Message, raw_text: str) -> None:
     """Sets kind / attachment / edited / author (system) from the raw text after 'author: '."""
     lead_mark = raw_text[:1] in _MARKS
-    text = raw_text.translate(_STRIP_MARKS) if lead_mark else raw_text
-    m = _EDITED.search(text)
+    text = _unmark(raw_text) if lead_mark else raw_text
+    m = _EDITED.search(text) if text.endswith(">") else None
     if m:
         msg.edited = True
         text = text[: m.start()]
     first, _, caption = text.partition("\n")
-    first_clean = first.translate(_STRIP_MARKS).strip()
+    first_clean = _unmark(first).strip()
+    if not _SPECIAL.match(first_clean):  # a plain message (the common case): one regex, not five
+        if lead_mark and msg.author is not None:
+            msg.kind, msg.author = "system", None  # iOS: "Group name: \u200eAnna added Bob"
+        msg.text = text.strip("\n")
+        return
     if _MEDIA_OMITTED.match(first_clean):
         msg.kind, text = "media", caption
     elif (m := _IOS_OMITTED.match(first_clean)):
@@ -187,8 +201,11 @@ def parse_text(text: str, source: str = "", member: str | None = None) -> ParseR
     ampm = any(m.group("ampm") for _, m in heads)
     order = infer_date_order([(m.group("d1"), m.group("d2"), m.group("d3")) for _, m in heads], ampm)
     counts: Counter = Counter()
-    for _, m in heads:
-        counts.update(_author_candidates(m.group("rest").translate(_STRIP_MARKS)))
+    cands: dict[int, tuple[str, list[str]]] = {}
+    for i, m in heads:
+        clean = _unmark(m.group("rest"))
+        cands[i] = (clean, _author_candidates(clean))
+        counts.update(cands[i][1])
 
     messages: list[Message] = []
     errors: list[tuple[int, str]] = []
@@ -218,8 +235,8 @@ def parse_text(text: str, source: str = "", member: str | None = None) -> ParseR
             errors.append((i + 1, line))
             continue
         rest = m.group("rest")
-        clean = rest.translate(_STRIP_MARKS)
-        author = _choose_author(_author_candidates(clean), counts)
+        clean, cand = cands[i]
+        author = _choose_author(cand, counts)
         if author is not None and counts[author] == 1 and _SYSTEM_HINT.search(clean):
             author = None
         if author is None:
@@ -227,7 +244,7 @@ def parse_text(text: str, source: str = "", member: str | None = None) -> ParseR
             body = [clean]
             continue
         after = clean[len(author) + 2:] if clean.startswith(author + ": ") else ""
-        lead = "\u200e" if _lead_mark_after_author(rest, author) else ""
+        lead = "\u200e" if clean is not rest and _lead_mark_after_author(rest, author) else ""
         current = Message(len(messages) + 1, when, author.strip(), "", "text", line=i + 1)
         body = [lead + after]
     flush()

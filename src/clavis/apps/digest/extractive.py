@@ -133,6 +133,8 @@ def for_you(a: Analysis, cap: int = 25) -> tuple[list[Point], int]:
         if why:
             later = any(n.author == a.me for n in a.msgs[i + 1:])
             out.append(Point(m.text, [m.id], note=why + (", you replied later" if later else "")))
+    # what asks something of the reader first, then plain mentions; each group in time order
+    out.sort(key=lambda p: p.note.startswith("mention"))
     return out[:cap], max(0, len(out) - cap)
 
 
@@ -186,8 +188,8 @@ def activity(msgs) -> list[Point]:
             per[m.author][m.kind] += 1
     out = []
     for author, c in sorted(per.items(), key=lambda kv: -sum(kv[1].values())):
-        extra = [f"{c[k]} {w}" for k, w in (("media", "media"), ("voice", "voice notes"), ("deleted", "deleted"))
-                 if c[k]]
+        extra = [f"{c[k]} {w}" + ("s" if k == "voice" and c[k] != 1 else "")
+                 for k, w in (("media", "media"), ("voice", "voice note"), ("deleted", "deleted")) if c[k]]
         total = sum(c.values())
         out.append(Point(f"{author}: {total} message{'s' if total != 1 else ''}"
                          + (f" ({', '.join(extra)})" if extra else "")))

@@ -92,7 +92,7 @@ class Digest:
         return "\n".join(lines) + "\n"
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_#\[\]<>|])")
+_MD_SPECIAL = re.compile(r"([\\`*#\[\]<>|])")
 
 
 def safe_inline(text: str, limit: int = 300) -> str:

@@ -73,7 +73,7 @@ def is_question(text: str) -> bool:
 
 
 def decision_score(text: str) -> int:
-    return 2 if DECISION.search(text) else 0
+    return 2 if DECISION.search(text) and not AGREE.match(text) else 0
 
 
 def is_agreement(text: str) -> bool:
@@ -115,12 +115,50 @@ def resolve_day(text: str, said: _dt.datetime) -> tuple[str, _dt.date] | None:
     return None
 
 
+_MONTH_NUM = {}
+for _k, _names in enumerate((
+        "jan january januar enero января", "feb february februar febrero февраля",
+        "mar march märz marzo марта", "apr april abril апреля", "may mai mayo мая",
+        "jun june juni junio июня", "jul july juli julio июля", "aug august agosto августа",
+        "sep sept september septiembre сентября", "oct october oktober octubre октября",
+        "nov november noviembre ноября", "dec december dezember diciembre декабря"), 1):
+    for _n in _names.split():
+        _MONTH_NUM[_n] = _k
+_EXPLICIT = re.compile(
+    r"\b(?:(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"
+    r"|(?P<d2>\d{1,2})(?:st|nd|rd|th|\.)?\s+(?:de\s+)?(?P<mn>" + MONTHS + r")"
+    r"|(?P<mn2>" + MONTHS + r")\s+(?P<d3>\d{1,2})(?:st|nd|rd|th)?)(?!\w)", re.I)
+
+
+def explicit_date(text: str, said: _dt.datetime) -> tuple[str, _dt.date] | None:
+    """The first written-out date ('14 June', 'June 14th', '2024-06-14', '14. Juni',
+    '14 de junio', '14 июня'); the year, when missing, is the one that puts it nearest ahead."""
+    for m in _EXPLICIT.finditer(text):
+        try:
+            if m.group("y"):
+                return m.group(0), _dt.date(int(m.group("y")), int(m.group("m")), int(m.group("d")))
+            name = (m.group("mn") or m.group("mn2")).lower()
+            month = _MONTH_NUM.get(name) or _MONTH_NUM.get(name[:3])
+            day = int(m.group("d2") or m.group("d3"))
+            when = _dt.date(said.year, month, day)
+            if (said.date() - when).days > 300:
+                when = _dt.date(said.year + 1, month, day)
+            return m.group(0), when
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
 def date_mentions(text: str, said: _dt.datetime) -> tuple[list[str], str | None]:
-    """(the date/time/place expressions found, a note resolving a relative day)."""
+    """(the date/time/place expressions found, a note resolving the first date named: a
+    written-out date, else a weekday or 'tomorrow' counted from when the message was sent)."""
     found = [m.group(0) for m in DATE_EXPR.finditer(text)]
     found += [m.group(0) for m in TIME_EXPR.finditer(text)]
     note = None
-    rd = resolve_day(text, said)
+    ed = explicit_date(text, said)
+    rd = None if ed else resolve_day(text, said)
+    if ed:
+        note = f"{ed[0]} = {ed[1]:%a %d %b %Y}"
     if rd:
         found.append(rd[0])
         note = f"{rd[0]} = {rd[1]:%a %d %b %Y}"

@@ -32,6 +32,8 @@ def tokens(text: str) -> list[str]:
     out = []
     for w in _WORD.findall(text.lower()):
         w = w.strip("'’-")
+        if w.endswith(("'s", "’s")):
+            w = w[:-2]
         if len(w) < 2 or w in STOPWORDS or w.startswith("http"):
             continue
         if len(w) > 4 and w.endswith("s") and not w.endswith("ss"):
