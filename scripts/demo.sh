@@ -8,3 +8,6 @@ clavis info
 mkdir -p models
 [ -f models/qwen2.5-0.5b-q4_0.gguf ] || clavis make-model qwen2.5-0.5b --quant q4_0 -o models/qwen2.5-0.5b-q4_0.gguf
 clavis generate -m models/qwen2.5-0.5b-q4_0.gguf -p "The capital of France is" -n 32 --seed 1
+
+# --- what did I miss: digest of a bundled WhatsApp group chat (extractive engine, no model) ---
+clavis digest examples/chats/weekend-trip.txt --me Sam --since-my-last
