@@ -29,7 +29,8 @@ IS_X86 = platform.machine() in ("x86_64", "AMD64")
 NEON_OPS = ["add", "attention", "conv1d_gelu", "gelu", "layer_norm", "rms_norm", "rope", "scale",
             "silu_mul", "softmax"]
 NEON_MATMUL = {"matmul_q4_0": ["neon_i8mm", "neon_dotprod", "neon"],
-               "matmul_q8_0": ["neon_i8mm", "neon_dotprod", "neon"]}
+               "matmul_q8_0": ["neon_i8mm", "neon_dotprod", "neon"],
+               "matmul_f32": ["neon"], "matmul_f16": ["neon"], "matmul_bf16": ["neon"]}
 
 
 def _tool(name: str) -> str:

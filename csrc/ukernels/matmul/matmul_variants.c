@@ -16,6 +16,7 @@ UK(clv_mm_f32_avx2) UK(clv_mm_f16_avx2) UK(clv_mm_bf16_avx2)
 #if defined(__aarch64__)
 UK(clv_mm_q4_0_neon_i8mm) UK(clv_mm_q8_0_neon_i8mm) UK(clv_mm_q4_0_neon_dotprod) UK(clv_mm_q8_0_neon_dotprod)
 UK(clv_mm_q4_0_neon) UK(clv_mm_q8_0_neon)
+UK(clv_mm_f32_neon) UK(clv_mm_f16_neon) UK(clv_mm_bf16_neon)
 #define ARM_DOT (CLV_CPU_NEON | CLV_CPU_DOTPROD)
 #define ARM_I8MM (ARM_DOT | CLV_CPU_I8MM)
 #endif
@@ -60,6 +61,7 @@ const clv_variant clv_matmul_f32_variants[] = {
     V("avx2", CLV_CPU_AVX2, clv_mm_f32_avx2)
 #endif
 #if defined(__aarch64__)
+    V("neon", CLV_CPU_NEON, clv_mm_f32_neon)
 #endif
     V("scalar", 0, clv_mm_f32_scalar)
     END
@@ -71,6 +73,7 @@ const clv_variant clv_matmul_f16_variants[] = {
     V("avx2", CLV_CPU_AVX2, clv_mm_f16_avx2)
 #endif
 #if defined(__aarch64__)
+    V("neon", CLV_CPU_NEON, clv_mm_f16_neon)
 #endif
     V("scalar", 0, clv_mm_f16_scalar)
     END
@@ -82,6 +85,7 @@ const clv_variant clv_matmul_bf16_variants[] = {
     V("avx2", CLV_CPU_AVX2, clv_mm_bf16_avx2)
 #endif
 #if defined(__aarch64__)
+    V("neon", CLV_CPU_NEON, clv_mm_bf16_neon)
 #endif
     V("scalar", 0, clv_mm_bf16_scalar)
     END
