@@ -240,3 +240,31 @@ def test_random_strings_match_llama_cpp_and_transformers(bundle, toks):
         ours = tok.encode(text)
         assert ours == bundle.llama.tokenize(text.encode("utf-8"), add_bos=True, special=True), text
         assert ours == bundle.hf.encode(text), text
+
+
+@pytest.mark.parametrize("pre", ["llama-bpe", "dbrx", "qwen2", "gpt-2", "starcoder", "default"])
+def test_each_pre_tokenizer_matches_llama_cpp(tmp_path, pre):
+    """One name from each group of tokenizer.ggml.pre values (same regexes within a group)."""
+    import dataclasses
+
+    from text_helpers import llama_cpp, write_vocab_gguf
+
+    from clavis.text.synthetic import make_vocab
+
+    vocab = dataclasses.replace(make_vocab("bpe", 3000, "llama3"), pre=pre)
+    tok = Tokenizer.from_gguf_metadata(vocab.gguf_metadata)
+    llama = llama_cpp().Llama(model_path=str(write_vocab_gguf(vocab, tmp_path / "v.gguf")),
+                              vocab_only=True, verbose=False)
+    try:
+        rng = random.Random(7)
+        texts = TEXTS + ["".join(rng.choice(_POOL) for _ in range(rng.randint(1, 40)))
+                         for _ in range(150)]
+        for text in texts:
+            assert tok.encode(text) == llama.tokenize(text.encode(), add_bos=True, special=True), text
+    finally:
+        llama.close()
+    # the pre-tokenizer matters: digits split 3 at a time, one at a time, or kept together
+    pieces = [p for p, _ in tok._hf.pre_tokenizer.pre_tokenize_str(" 1234567")]
+    three, one = ["Ġ", "123", "456", "7"], ["Ġ", "1", "2", "3", "4", "5", "6", "7"]
+    assert pieces == {"llama-bpe": three, "dbrx": three, "qwen2": one, "gpt-2": ["Ġ1234567"],
+                      "starcoder": one, "default": three}[pre]
