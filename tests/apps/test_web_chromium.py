@@ -96,7 +96,7 @@ def test_chat_export_upload_shows_the_digest(page):
 def test_voice_note_upload_shows_transcript_and_summary(page, server):
     page.set_input_files("#voice-file", str(server.wav))
     page.wait_for_selector("#voice-result.done", timeout=300_000)
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web.png"), full_page=True)
     text = page.inner_text("#voice-result")
     assert "Error" not in text, text
