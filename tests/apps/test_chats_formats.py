@@ -118,3 +118,14 @@ def test_cli_reports_unparsed_lines_and_exit_code(tmp_path, capsys):
 def test_cli_bad_file_exit_1(tmp_path, capsys):
     rc = main(["chats", "parse", str(tmp_path / "nope.txt")])
     assert rc == 1 and "no such file" in capsys.readouterr().err
+
+
+def test_instagram_mojibake_is_repaired(tmp_path):
+    p = tmp_path / "message_1.json"
+    text = "Grüße 😀".encode("utf-8").decode("latin-1")
+    p.write_text(json.dumps({"participants": [], "messages": [
+        {"sender_name": "J\u00c3\u00b6rg", "timestamp_ms": 1718000000000, "content": text},
+        {"sender_name": "Ana", "timestamp_ms": 1717000000000, "audio_files": [{"uri": "a/voice.mp4"}]}]}))
+    r = parse(p)
+    assert r.format == "instagram"
+    assert [(m.author, m.text, m.kind) for m in r.messages] == [("Ana", "", "voice"), ("Jörg", "Grüße 😀", "text")]

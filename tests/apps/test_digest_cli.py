@@ -103,3 +103,30 @@ def test_voice_notes_with_random_weight_whisper(tmp_path):
     assert notes == []
     d = digest(r.messages, me="Dana")
     assert [s for s in d.to_dict()["sections"]]
+
+
+def test_telegram_voice_files_next_to_the_export(tmp_path):
+    export = tmp_path / "ChatExport"
+    (export / "voice_messages").mkdir(parents=True)
+    shutil.copy(DATA / "telegram_single.json", export / "result.json")
+    (export / "voice_messages" / "audio_1@14-01-2024_12-16-00.ogg").write_bytes(b"ogg")
+    r = parse(export / "result.json")
+    w = ScriptedWhisper()
+    assert transcribe_voice_notes(r, w) == [] and w.calls == [b"ogg"]
+    assert [m.text for m in r.messages if m.kind == "voice"] == [
+        "(voice note) bring the tent, I will pay the deposit"]
+    # an attachment path that leads out of the export folder is not read
+    r.messages[3].attachment, r.messages[3].text = "../../etc/passwd", ""
+    assert "not in this export" in transcribe_voice_notes(r, ScriptedWhisper())[0]
+
+
+def test_cli_llm_engine_with_random_weight_model(tmp_path, capsys):
+    gguf = tmp_path / "tiny.gguf"
+    assert main(["make-model", "tiny-qwen2", "--quant", "q8_0", "-o", str(gguf)]) == 0
+    capsys.readouterr()
+    rc = main(["digest", str(EXAMPLE), "--me", "Sam", "--since-my-last", "--llm", str(gguf), "--ctx", "2048",
+               "--format", "json"])
+    out, err = capsys.readouterr()
+    d = json.loads(out)
+    assert rc == 0 and d["meta"]["engine"] == "llm" and d["meta"]["llm"]["chunks"] >= 2
+    assert "digest (map)" in err  # the progress bar

@@ -72,6 +72,12 @@ class Digest:
         span = f"{m['first']} to {m['last']}" if m.get("first") else "no messages"
         lines.append(f"{m.get('messages', 0)} messages from {m.get('people', 0)} people, {span}"
                      f" (engine: {m.get('engine')}{', for ' + safe_inline(m['me']) if m.get('me') else ''}).")
+        if m.get("llm"):
+            st = m["llm"]
+            lines.append(f"LLM: {st['chunks']} chunk(s) of the chat, {st['map_calls']} map + "
+                         f"{st['reduce_calls']} reduce calls; {st['lines_kept']} lines kept, "
+                         f"{st['lines_dropped']} off-format lines and {st['citations_dropped']} invalid "
+                         f"citations dropped.")
         for note in m.get("notes", []):
             lines.append(f"Note: {safe_inline(note)}")
         for key, title in SECTIONS.items():
