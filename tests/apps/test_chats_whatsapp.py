@@ -79,7 +79,36 @@ LANGS = {
                                 colon_text="Me: I can drive", edited="See you at 7"),
     "whatsapp_ios_ru.txt": dict(author="Маша", first="Всем привет!\nКто за рулём?",
                                 colon_text="Я: 4 места", edited="Встречаемся в 7"),
+    "whatsapp_ios_es.txt": dict(author="☀️ Pablo", first="¡Hola a todos!\n¿Quién conduce?",
+                                colon_text="Yo: tengo 4 plazas", edited="Nos vemos a las 7 en la gasolinera"),
+    "whatsapp_android_de_12h.txt": dict(author="Anna 🌲", first="Hallo zusammen!\nWer fährt?",
+                                        colon_text="Ich fahre: 4 Plätze",
+                                        edited="Treffen um 7 an der Tankstelle"),
 }
+
+# which fixture exercises which quirk (each in at least three languages; checked below)
+QUIRKS = {
+    "12-hour clock, suffix after NBSP/NNBSP": ["whatsapp_android_en.txt", "whatsapp_android_es.txt",
+                                              "whatsapp_ios_es.txt", "whatsapp_android_de_12h.txt"],
+    "bracketed iOS header, LRM marks": ["whatsapp_ios_en.txt", "whatsapp_ios_ru.txt", "whatsapp_ios_es.txt"],
+    "phone-number author": ["whatsapp_android_en.txt", "whatsapp_ios_es.txt", "whatsapp_android_de_12h.txt"],
+    "emoji in author": ["whatsapp_android_en.txt", "whatsapp_ios_es.txt", "whatsapp_android_de_12h.txt"],
+    "day-first dates": ["whatsapp_android_de.txt", "whatsapp_android_es.txt", "whatsapp_ios_ru.txt"],
+}
+
+
+def test_every_quirk_in_three_languages():
+    for quirk, names in QUIRKS.items():
+        langs = {n.split("_")[2].split(".")[0] for n in names}
+        assert len(langs) >= 3, quirk
+    for name in {n for ns in QUIRKS.values() for n in ns}:
+        text = (DATA / name).read_text(encoding="utf-8")
+        if name in QUIRKS["12-hour clock, suffix after NBSP/NNBSP"]:
+            assert "\u00a0" in text or "\u202f" in text
+        if name in QUIRKS["bracketed iOS header, LRM marks"]:
+            assert text.startswith("[") and "\u200e" in text
+        if name in QUIRKS["phone-number author"]:
+            assert any(m.author and m.author.startswith("+") for m in parse(DATA / name).messages)
 
 
 @pytest.mark.parametrize("name", sorted(LANGS))
@@ -131,6 +160,15 @@ def test_phone_number_author_and_attachments():
     assert [(m.kind, m.attachment) for m in ios if m.attachment] == [
         ("media", "00000012-PHOTO-2024-01-14-13-31-00.jpg"), ("voice", "00000013-AUDIO-2024-01-14-13-32-00.opus")]
     assert ios[1].kind == "system" and ios[1].text == "Sam created this group"
+
+
+@pytest.mark.parametrize("name", sorted(LANGS))
+def test_zip_of_each_fixture_parses_like_the_txt(tmp_path, name):
+    z = tmp_path / "export.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr(f"WhatsApp Chat with {name}", (DATA / name).read_bytes())
+        zf.writestr("IMG-20240115-WA0001.jpg", b"jpeg")
+    assert [m.to_dict() for m in parse(z).messages] == [m.to_dict() for m in parse(DATA / name).messages]
 
 
 def test_zip_export_with_media(tmp_path):

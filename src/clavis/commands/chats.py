@@ -33,7 +33,7 @@ def _line(m) -> str:
     body = m.text if m.kind in ("text", "system") or m.text else ""
     tag = "" if m.kind in ("text", "system") else f"<{m.kind}{': ' + m.attachment if m.attachment else ''}> "
     edited = " (edited)" if m.edited else ""
-    return f"{m.time:%Y-%m-%d %H:%M:%S}  {who}: {tag}{body}{edited}".replace("\n", "\n    ")
+    return f"{m.time:%Y-%m-%d %H:%M:%S}  {who}: {(tag + body).strip()}{edited}".replace("\n", "\n    ")
 
 
 def run_parse(args) -> int:
