@@ -53,3 +53,14 @@ def test_cli_convert_and_errors(tiny_models, tmp_path):
     r = subprocess.run([sys.executable, "-m", "clavis", "convert", str(tmp_path), str(out)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and "config.json" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("quant", ["q8_0", "q4_0"])
+def test_hf_folder_quantized_at_load_equals_the_gguf(tiny_models, quant):
+    """LLM.load(hf_dir, quant=...) packs the same bytes as the GGUF of the same weights."""
+    from clavis.runtime.llm import LLM
+    gguf, hf = tiny_models("tiny-qwen3", quant)
+    ids = np.random.default_rng(0).integers(0, 1024, 50).tolist()
+    a = LLM.load(gguf).logits(ids)
+    b = LLM.load(hf, quant=quant).logits(ids)
+    np.testing.assert_array_equal(a, b)
