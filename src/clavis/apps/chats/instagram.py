@@ -26,6 +26,9 @@ def parse_data(data: dict, source: str = "") -> ParseResult:
     recs = [r for r in data.get("messages") or []]
     msgs = []
     for i, rec in enumerate(recs):
+        if not isinstance(rec, dict):
+            errors.append((0, f"{source}: messages[{i}]: not an object"))
+            continue
         try:
             ts = rec["timestamp_ms"]
             when = _dt.datetime.fromtimestamp(int(ts) / 1000, _dt.timezone.utc).replace(tzinfo=None)
