@@ -11,3 +11,6 @@ clavis generate -m models/qwen2.5-0.5b-q4_0.gguf -p "The capital of France is" -
 
 # --- what did I miss: digest of a bundled WhatsApp group chat (extractive engine, no model) ---
 clavis digest examples/chats/weekend-trip.txt --me Sam --since-my-last
+
+# --- serve: the OpenAI-compatible server + web page; one chat request with the openai client ---
+python scripts/serve_demo.py models/qwen2.5-0.5b-q4_0.gguf
