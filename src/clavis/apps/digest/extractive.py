@@ -59,7 +59,8 @@ def main_points(a: Analysis, k_max: int = 12) -> list[Point]:
     scores = np.array([a.score(j) for j in range(len(a.content))], dtype=np.float32)
     chosen = mmr(scores, a.x, k, candidates=cand)
     out = []
-    for label, group in sorted(topics(chosen, a.x, a.vocab), key=lambda t: t[1][0]):
+    names = frozenset(t for who in {m.author for m in a.msgs if m.author} | {a.me or ""} for t in tokens(who))
+    for label, group in sorted(topics(chosen, a.x, a.vocab, exclude=names), key=lambda t: t[1][0]):
         for j in group:
             m = a.msgs[a.content[j]]
             out.append(Point(m.text, [m.id] + a.support(j), topic=label))

@@ -115,9 +115,10 @@ def mmr(scores: np.ndarray, x: np.ndarray, k: int, lam: float = 0.7,
 
 
 def topics(selected: list[int], x: np.ndarray, vocab: list[str], context: int = 3,
-           threshold: float = 0.2) -> list[tuple[str, list[int]]]:
+           threshold: float = 0.2, exclude: frozenset = frozenset()) -> list[tuple[str, list[int]]]:
     """Group selected message indexes into topics by the TF-IDF of their surrounding
-    conversation; a topic's label is the top terms of its centroid."""
+    conversation; a topic's label is the top terms of its centroid (3+ letters, not in
+    `exclude`, e.g. the people's names)."""
     if not selected:
         return []
     n = x.shape[0]
@@ -138,6 +139,9 @@ def topics(selected: list[int], x: np.ndarray, vocab: list[str], context: int = 
             cents.append(ctx[pos].copy())
     out = []
     for g, c in zip(groups, cents):
-        top = [vocab[j] for j in np.argsort(-c)[:3] if c[j] > 0] if len(vocab) else []
+        top = []
+        for j in np.argsort(-c)[:12] if len(vocab) else []:
+            if c[j] > 0 and len(vocab[j]) >= 3 and vocab[j] not in exclude and len(top) < 3:
+                top.append(vocab[j])
         out.append((", ".join(top) or "other", sorted(g)))
     return out
