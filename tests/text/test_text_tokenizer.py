@@ -5,26 +5,10 @@ import random
 
 import numpy as np
 import pytest
-from text_helpers import MIXED, llama_detokenize
+from text_helpers import MIXED, POOL, TEXTS, llama_detokenize
 
 from clavis import ClavisError
 from clavis.text.tokenizer import Tokenizer
-
-TEXTS = [
-    MIXED,
-    "",
-    " ",
-    "\n\n",
-    "   leading spaces and trailing   ",
-    "word",
-    " Hello",
-    "I'M SURE THEY'LL SAY IT'S FINE. they'd've",
-    "12345678901 3.14159 -42 1e-5 0x1F",
-    "Ωμέγα ελληνικά ünïcödé naïve café ﬁ",
-    "中文没有空格也能分词。日本語のテキスト。한국어 텍스트",
-    "tabs\tand\r\nwindows\r\nnewlines",
-    "<html><body class=\"x\">&amp;</body></html>",
-]
 
 # special tokens in the text are parsed as specials (each flavour has its own)
 SPECIAL_TEXTS = {
@@ -223,20 +207,11 @@ def test_bad_hf_folder_is_a_clear_error(tmp_path, toks):
         tok.encode(b"bytes")
 
 
-# random strings over many scripts, whitespace kinds, combining marks, emoji and special texts
-_POOL = (list("abcdefghijklmnopqrstuvwxyzABCXYZ") + list("абвгдеёжзийклмнопрстуфхцчшщъыьэюяЖЯ")
-         + list("你好世界每一台设备，。！？")
-         + [" ", " ", "  ", "\n", "\n\n", "\t", "\r\n", "'", "'s", "'LL", "0", "1", "123", "4567",
-            ".", ",", "!", "?", "(", ")", "{", "}", "<", ">", "_", "-", "=", "#", "\u00a0", "\u3000",
-            "é", "ß", "ﬁ", "🦙", "👩🏽‍💻", "❤️", "🇫🇷", "\u200b", "\u0300", "ひらがな", "한국어",
-            "ελλάδα", "عربى", "हिन्दी", "▁", "Ġ", "<s>", "</s>", "<|im_start|>", "<|eot_id|>"])
-
-
 def test_random_strings_match_llama_cpp_and_transformers(bundle, toks):
     tok = toks[bundle.name][0]
     rng = random.Random(1234)
     for _ in range(300):
-        text = "".join(rng.choice(_POOL) for _ in range(rng.randint(1, 40)))
+        text = "".join(rng.choice(POOL) for _ in range(rng.randint(1, 40)))
         ours = tok.encode(text)
         assert ours == bundle.llama.tokenize(text.encode("utf-8"), add_bos=True, special=True), text
         assert ours == bundle.hf.encode(text), text
@@ -257,7 +232,7 @@ def test_each_pre_tokenizer_matches_llama_cpp(tmp_path, pre):
                               vocab_only=True, verbose=False)
     try:
         rng = random.Random(7)
-        texts = TEXTS + ["".join(rng.choice(_POOL) for _ in range(rng.randint(1, 40)))
+        texts = TEXTS + ["".join(rng.choice(POOL) for _ in range(rng.randint(1, 40)))
                          for _ in range(150)]
         for text in texts:
             assert tok.encode(text) == llama.tokenize(text.encode(), add_bos=True, special=True), text

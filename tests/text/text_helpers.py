@@ -25,6 +25,30 @@ MIXED = ("Hello, world! The quick brown fox can't stop; it's 2026-11-28 and we'l
          "    return [ord(c) for c in text]  # 42\n\n\n"
          "    spaces   between\t\ttabs \r\n  trailing   \n\n")
 
+TEXTS = [  # edge cases besides MIXED
+    MIXED,
+    "",
+    " ",
+    "\n\n",
+    "   leading spaces and trailing   ",
+    "word",
+    " Hello",
+    "I'M SURE THEY'LL SAY IT'S FINE. they'd've",
+    "12345678901 3.14159 -42 1e-5 0x1F",
+    "Ωμέγα ελληνικά ünïcödé naïve café ﬁ",
+    "中文没有空格也能分词。日本語のテキスト。한국어 텍스트",
+    "tabs\tand\r\nwindows\r\nnewlines",
+    "<html><body class=\"x\">&amp;</body></html>",
+]
+
+# pieces of random strings: many scripts, whitespace kinds, combining marks, emoji and special texts
+POOL = (list("abcdefghijklmnopqrstuvwxyzABCXYZ") + list("абвгдеёжзийклмнопрстуфхцчшщъыьэюяЖЯ")
+         + list("你好世界每一台设备，。！？")
+         + [" ", " ", "  ", "\n", "\n\n", "\t", "\r\n", "'", "'s", "'LL", "0", "1", "123", "4567",
+            ".", ",", "!", "?", "(", ")", "{", "}", "<", ">", "_", "-", "=", "#", "\u00a0", "\u3000",
+            "é", "ß", "ﬁ", "🦙", "👩🏽‍💻", "❤️", "🇫🇷", "\u200b", "\u0300", "ひらがな", "한국어",
+            "ελλάδα", "عربى", "हिन्दी", "▁", "Ġ", "<s>", "</s>", "<|im_start|>", "<|eot_id|>"])
+
 
 def llama_cpp():
     """llama-cpp-python, built from source by scripts/install_llama_cpp.sh when missing."""
