@@ -12,7 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from serving_helpers import FakeRemote
+import pytest
+
+from serving_helpers import FakeRemote, make_llm
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "router_questions.jsonl"
 
@@ -30,7 +32,7 @@ def hook(event, args):
             raise OSError(f"egress test: blocked {event} to {host}")
 
 sys.addaudithook(hook)
-mode, remote_url, data = sys.argv[1], sys.argv[2], sys.argv[3]
+mode, remote_url, data, model = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 from clavis.apps.router import RemoteConfig, Router
 from clavis.cli import main
 router = Router(mode, RemoteConfig(remote_url), names=["Clara"])
@@ -44,32 +46,38 @@ for line in open(data, encoding="utf-8"):
         router.call_remote(plan)
     actions[plan.action] = actions.get(plan.action, 0) + 1
     history.append({"role": "assistant", "content": plan.text or "..."})
-rc = [main(["ask", "--privacy", mode, "--remote-url", remote_url, q]) for q in
+rc = [main(["ask", "--privacy", mode, "--remote-url", remote_url, "-m", model, "--threads", "1",
+            "--max-tokens", "8", q]) for q in
       ("What's the weather in Oslo right now?", "What time is it?", "Who wrote Hamlet?")]
 print(json.dumps({"events": events, "actions": actions, "rc": rc}))
 """
 
 
-def run_session(mode: str, url: str) -> dict:
-    r = subprocess.run([sys.executable, "-c", CHILD, mode, url, str(DATA)], capture_output=True,
-                       text=True, timeout=300)
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return make_llm(tmp_path_factory.mktemp("egress"))
+
+
+def run_session(mode: str, url: str, model) -> dict:
+    r = subprocess.run([sys.executable, "-c", CHILD, mode, url, str(DATA), str(model)],
+                       capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def test_local_mode_opens_no_socket_at_all():
+def test_local_mode_opens_no_socket_at_all(model):
     with FakeRemote() as fake:
-        out = run_session("local", fake.url)
+        out = run_session("local", fake.url, model)
     assert out["events"] == [], out["events"]
     assert fake.requests == []
     n_live = sum(json.loads(line)["route"] == "live" for line in DATA.read_text("utf-8").splitlines())
     assert out["actions"].get("needs-network", 0) >= n_live - 2   # the live ones were refused
-    assert out["rc"] == [4, 0, 4]
+    assert out["rc"] == [4, 0, 0]        # needs the network; clock; the local model answered
 
 
-def test_control_allow_mode_is_seen_by_the_hook():
+def test_control_allow_mode_is_seen_by_the_hook(model):
     with FakeRemote() as fake:
-        out = run_session("allow", fake.url)
+        out = run_session("allow", fake.url, model)
     connects = [host for ev, host in out["events"] if ev == "socket.connect"]
     assert connects and all(h.startswith("127.") for h in connects)
     assert len(fake.requests) == out["actions"]["remote"] + 1       # + the CLI's weather question

@@ -43,6 +43,7 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object with the decision")
     p.add_argument("--max-tokens", type=int, default=256, help="answer length limit (default 256)")
     p.add_argument("--n-ctx", type=int, default=2048, help="context size for the local model")
+    p.add_argument("--threads", type=int, help="kernel threads for the local model")
     p.set_defaults(func=run)
 
 
@@ -65,7 +66,7 @@ def run(args) -> int:
     llm = None
     if args.model:
         from clavis.runtime.llm import LLM
-        llm = LLM.load(args.model, n_ctx=args.n_ctx)
+        llm = LLM.load(args.model, n_ctx=args.n_ctx, threads=args.threads)
     router = Router(args.privacy, RemoteConfig.resolve(args.remote_url, args.remote_key,
                                                        args.remote_model),
                     llm=llm, confirm=_confirm, names=args.name)
