@@ -156,3 +156,27 @@ def test_random_weight_model_runs_the_same_path(tiny_gguf):
     assert took < 120, f"{took:.1f}s"
     # a random model writes no valid line: the extractive points stay, and the digest says so
     assert any("no valid points" in n for n in d.meta["notes"])
+
+
+class OverflowError_(ClavisError):
+    def __init__(self, n_prompt, n_ctx):
+        super().__init__(f"prompt of {n_prompt} tokens does not fit {n_ctx}")
+        self.n_prompt, self.n_ctx = n_prompt, n_ctx
+
+
+def test_a_chunk_that_still_overflows_is_halved_not_cut():
+    class Tight(ScriptedLLM):
+        def chat(self, messages, **kw):  # the real tokenizer counts more than the estimate
+            n = len(self.tokenize(self.apply_chat_template(messages)))
+            if messages[-1]["content"].startswith("<chat>") and n > 0.6 * self.n_ctx:
+                self.overflows += 1
+                raise OverflowError_(n, self.n_ctx)
+            return super().chat(messages, **kw)
+
+    llm = Tight(n_ctx=400)
+    llm.overflows = 0
+    d = digest(_chat(60), llm=llm, max_new_tokens=64)
+    assert llm.overflows > 0
+    st = d.meta["llm"]
+    assert st["map_calls"] == st["chunks"] > 0
+    assert sorted(_numbers_in(llm.prompts)) == list(range(1, 61))

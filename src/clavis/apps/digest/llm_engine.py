@@ -152,14 +152,27 @@ class _Runner:
                    disable=not self.progress)
         found = []
         for lines, nums in chunks:
-            user = "<chat>\n" + "\n".join(lines) + "\n</chat>"
-            found += self.parse(self.ask(self.system, user), nums)
-            self.stats["map_calls"] += 1
+            found += self.map_chunk(lines, nums)
             bar.update(1)
         bar.close()
         if len(chunks) > 1 and found:
             found = self.reduce(found, notes)
         return found, notes
+
+    def map_chunk(self, lines: list[str], nums: set[int]) -> list:
+        """One map call; if the real prompt still overflows the context (token counts of lines
+        joined can differ from their sum), the chunk is halved, never cut."""
+        user = "<chat>\n" + "\n".join(lines) + "\n</chat>"
+        try:
+            answer = self.ask(self.system, user)
+        except ClavisError as e:
+            if getattr(e, "n_ctx", None) is None or len(lines) < 2:
+                raise
+            half = len(lines) // 2
+            self.stats["chunks"] += 1
+            return self.map_chunk(lines[:half], nums) + self.map_chunk(lines[half:], nums)
+        self.stats["map_calls"] += 1
+        return self.parse(answer, nums)
 
     def reduce(self, found, notes):
         """Merge the chunks' points; hierarchical when they do not fit one call. If the model's
