@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 EXIT_UNPARSED = 3
@@ -41,9 +42,13 @@ def run_parse(args) -> int:
 
     result = parse(args.file, format=args.format)
     out = sys.stdout
-    for m in result.messages:
-        out.write((json.dumps(m.to_dict(), ensure_ascii=False) if args.json else _line(m)) + "\n")
-    out.flush()
+    try:
+        for m in result.messages:
+            out.write((json.dumps(m.to_dict(), ensure_ascii=False) if args.json else _line(m)) + "\n")
+        out.flush()
+    except BrokenPipeError:  # `clavis chats parse x | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_UNPARSED if result.errors else 0
     kinds: dict[str, int] = {}
     for m in result.messages:
         kinds[m.kind] = kinds.get(m.kind, 0) + 1

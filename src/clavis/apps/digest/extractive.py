@@ -153,7 +153,7 @@ def dates(a: Analysis, cap: int = 15) -> tuple[list[Point], int]:
     for k, i in enumerate(a.content):
         m = a.msgs[i]
         exprs, note = rules.date_mentions(m.text, m.time)
-        if exprs:
+        if exprs and (note or len(a.toks[k]) >= 2):  # "ok 4pm it is" adds nothing on its own
             found[k] = (len(exprs) + rules.decision_score(m.text), note)
     if not found:
         return [], 0
