@@ -61,6 +61,11 @@ static inline float vhmax(VF v) {
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
+/* out[0..3] = horizontal sums of a, b, c, d */
+static inline void vhsum4(VF a, VF b, VF c, VF d, float *out) {
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+}
 /* (x0,x1,x2,x3,...) -> (x1,x0,x3,x2,...) */
 static inline VF vswap_pairs(VF a) { return _mm256_permute_ps(a, 0xB1); }
 static inline VF vload_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }

@@ -41,6 +41,13 @@ static inline __mmask16 clv_maskn(int64_t n) { return n >= 16 ? (__mmask16)0xFFF
 static inline VF vkeepn(VF v, int64_t n) { return _mm512_maskz_mov_ps(clv_maskn(n), v); }
 static inline float vhsum(VF v) { return _mm512_reduce_add_ps(v); }
 static inline float vhmax(VF v) { return _mm512_reduce_max_ps(v); }
+/* out[0..3] = horizontal sums of a, b, c, d */
+static inline void vhsum4(VF a, VF b, VF c, VF d, float *out) {
+#define CLV_H(v) _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(CLV_H(a), CLV_H(b)), _mm256_hadd_ps(CLV_H(c), CLV_H(d)));
+#undef CLV_H
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+}
 static inline VF vswap_pairs(VF a) { return _mm512_permute_ps(a, 0xB1); }
 static inline VF vload_f16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
 static inline VF vloadn(const float *p, int64_t n, float fill) {

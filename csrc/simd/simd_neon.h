@@ -45,6 +45,10 @@ static inline VF vkeepn(VF v, int64_t n) {
 }
 static inline float vhsum(VF v) { return vaddvq_f32(v); }
 static inline float vhmax(VF v) { return vmaxvq_f32(v); }
+/* out[0..3] = horizontal sums of a, b, c, d */
+static inline void vhsum4(VF a, VF b, VF c, VF d, float *out) {
+    vst1q_f32(out, vpaddq_f32(vpaddq_f32(a, b), vpaddq_f32(c, d)));
+}
 static inline VF vswap_pairs(VF a) { return vrev64q_f32(a); }
 static inline VF vload_f16(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 static inline VF vloadn(const float *p, int64_t n, float fill) {

@@ -187,7 +187,7 @@ static int case_rope(const void *fn, const void *ref, int i) {
 
 /* ------------------------------------------------------------------ attention */
 static int case_attention(const void *fn, const void *ref, int i) {
-    int64_t g = irand(1, 9), d = i < 4 ? (int64_t[]){64, 128, 80, 7}[i] : irand(1, 130);
+    int64_t g = irand(1, 20), d = i < 4 ? (int64_t[]){64, 128, 80, 7}[i] : irand(1, 130);
     int64_t n_keys = i == 5 ? 0 : irand(1, 200);
     int f16 = i % 2;
     float scale = 1.0f / sqrtf((float)d);
