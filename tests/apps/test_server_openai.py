@@ -194,6 +194,15 @@ def test_bad_requests_are_openai_errors_not_tracebacks(client, server):
         assert needle in out["error"]["message"] and "Traceback" not in json.dumps(out)
     code, out = post("/chat/completions", b"x" * (3 * 2**20))
     assert code == 413 and "limit" in out["error"]["message"]
+    # a chunked body (no Content-Length) is counted as it arrives
+    import http.client
+    host, port = server.url.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    conn.request("POST", "/v1/chat/completions", body=iter([b"y" * 2**20] * 3), encode_chunked=True,
+                 headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.status == 413 and "limit" in json.loads(resp.read())["error"]["message"]
+    conn.close()
     code, out = post("/audio/transcriptions", b"{}")
     assert code == 415
     with pytest.raises(openai.BadRequestError, match="response_format"):

@@ -78,7 +78,6 @@ def install(app: FastAPI) -> None:
         return error_response(400, str(e))
 
     from clavis.apps.server.fairq import QueueFull
-    from clavis.apps.server.guard import BodyTooLarge
     from clavis.apps.server.runner import ClientGone
 
     @app.exception_handler(QueueFull)
@@ -89,11 +88,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ClientGone)
     async def _gone(_req: Request, e: ClientGone):
         return error_response(400, "client closed the request", code="client_closed")
-
-    @app.exception_handler(BodyTooLarge)
-    async def _too_big(_req: Request, e: BodyTooLarge):
-        return error_response(413, "request body larger than the server's limit "
-                                   "(clavis serve --max-body-mb)", code="request_too_large")
 
     @app.exception_handler(Exception)
     async def _internal(_req: Request, e: Exception):

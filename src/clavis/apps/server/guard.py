@@ -12,10 +12,6 @@ import json
 PUBLIC = ("/", "/health", "/favicon.ico")
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 async def _send_error(send, status: int, message: str, code: str, headers=()) -> None:
     kind = "authentication_error" if status == 401 else "invalid_request_error"
     body = json.dumps({"error": {"message": message, "type": kind, "param": None,
@@ -56,29 +52,26 @@ class Guard:
                 return await _send_error(send, 400, "bad Content-Length header", "invalid_value")
             if too_big:
                 return await _send_error(send, 413, self._too_big_msg(), "request_too_large")
-        seen = 0
-        started = False
-
-        async def counting_receive():
-            nonlocal seen
+        if length is not None:
+            return await self.app(scope, receive, send)
+        # No Content-Length (chunked): read the body here, up to the limit, then replay it.
+        chunks, seen = [], 0
+        while True:
             msg = await receive()
-            if msg["type"] == "http.request":
-                seen += len(msg.get("body", b""))
-                if seen > self.max_body:
-                    raise BodyTooLarge()
-            return msg
+            if msg["type"] != "http.request":
+                return                                   # the client went away
+            chunks.append(msg.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.max_body:
+                return await _send_error(send, 413, self._too_big_msg(), "request_too_large")
+            if not msg.get("more_body"):
+                break
+        replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
 
-        async def tracking_send(msg):
-            nonlocal started
-            if msg["type"] == "http.response.start":
-                started = True
-            await send(msg)
+        async def replay_receive():
+            return replay.pop() if replay else await receive()
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await _send_error(send, 413, self._too_big_msg(), "request_too_large")
+        await self.app(scope, replay_receive, send)
 
     def _too_big_msg(self) -> str:
         return (f"request body larger than the limit of {self.max_body} bytes "
