@@ -32,19 +32,25 @@ LIVE_TOPICS = [
                    r"|clima|pron[oó]stico|llover|lluvia|llueve|nieva|temperatura|qu[ée] tiempo hace"
                    r"|m[ée]t[ée]o|pleut|pleuvoir|pluie|neige|pr[ée]visions?|quel temps"
                    r"|погод\w*|температур\w*|дожд\w*|снег\w*|прогноз\w*"
-                   r"|tempo che fa|previs[aã]o do tempo|chove)\b", 2.5),
-    Cue("news", r"\b(news|headlines?|breaking|nachrichten|schlagzeilen|noticias|titulares"
+                   r"|tempo che fa|previs[aã]o do tempo|chove|umbrella|regenschirm|paraguas|parapluie|зонт\w*)\b", 2.5),
+    Cue("news", r"\b(news|headlines?|top stories|breaking|nachrichten|schlagzeilen|noticias|titulares"
                 r"|actualit[ée]s|nouvelles|infos|новост\w*|notizie|not[ií]cias)\b", 2.5),
     Cue("prices/markets", r"\b(price|prices|cost now|stock|stocks|shares?|exchange rate|bitcoin|btc"
                           r"|eth|crypto\w*|nasdaq|dow jones|s&p|dax|preis|preise|kurs|aktien?"
-                          r"|wechselkurs|precio|precios|cotizaci[oó]n|acciones|tipo de cambio"
+                          r"|börse|wechselkurs|precio|precios|cotizaci[oó]n|acciones|tipo de cambio"
                           r"|prix|cours|bourse|taux de change|цен[аыуе]?|курс\w*|акци[йия]\w*"
                           r"|бирж\w*|биткоин\w*|prezzo|pre[cç]o|cota[cç][aã]o)\b", 2.0),
     Cue("what it costs", r"(how much (is|are|does|do)\b.*\b(cost|worth)|wie ?viel kostet|cu[aá]nto (cuesta|vale)"
                          r"|combien (co[uû]te|vaut)|сколько стоит|quanto costa|quanto custa)", 1.5),
     Cue("sports results", r"\b(score|scores|who won|result of the match|standings|spielstand"
                           r"|wer hat gewonnen|ergebnis|resultado|qui(é|e)n gan[oó]|marcador"
-                          r"|qui a gagn[ée]|classement|сч[её]т матча|кто выиграл|результат матча)\b", 2.0),
+                          r"|qui a gagn[ée]|classement|r[ée]sultats? du match|сч[её]т матча|кто выиграл"
+                          r"|результат матча)\b", 2.0),
+    Cue("current office-holder", r"\b(current|aktuelle[rn]?|actual|actuel(le)?|нынешн\w*|текущ\w*)\s+"
+                                 r"(president|prime minister|chancellor|ceo|champion|leader|pope|king"
+                                 r"|pr[äa]sident\w*|kanzler\w*|presidente|primer ministro|campe[oó]n"
+                                 r"|pr[ée]sident|premier ministre|champion|президент\w*|премьер\w*"
+                                 r"|чемпион\w*)", 1.5),
     Cue("traffic/transport", r"\b(traffic|delays?|flight status|departures?|stau|versp[äa]tung"
                              r"|tr[áa]fico|retrasos?|trafic|retards?|пробк\w*|задержк\w*)\b", 2.0),
     Cue("open now / events", r"\b(open now|still open|ge[öo]ffnet|abierto ahora|ouvert maintenant"
@@ -75,7 +81,8 @@ CLOCK = [
                            r"|qu[ée] hora|la hora (en|es)|quelle heure|l'heure (à|a|est|qu'il)"
                            r"|который час|сколько (сейчас )?времени|время в \w+|che ore sono"
                            r"|que horas s[aã]o)", 3.0),
-    Cue("what date/day is it", r"(what(\'s| is) (the )?(date|day)|what day (of the week )?is it|which day is it"
+    Cue("what date/day is it", r"(what(\'s| is) (the )?(date|day)|what (date|day)( of the week)? is it"
+                               r"|which day is it|welcher tag ist heute|quel jour sommes"
                                r"|today'?s date|date today|welche[sr]? (datum|tag)|den wievielten"
                                r"|welcher wochentag|qu[ée] (fecha|d[ií]a)|quel (jour|est la date)"
                                r"|quelle (est la )?date|какое (сегодня )?(число|сегодня число)"
@@ -87,7 +94,7 @@ CLOCK = [
 
 # --- static knowledge: questions whose answer does not change ----------------------------------
 STATIC = [
-    Cue("definition/explanation", r"\b(what is an?|what are|explain|define|definition|meaning of"
+    Cue("definition/explanation", r"\b(what is an?|what does .+ mean|explain|define|definition|meaning of"
                                   r"|how does|how do|why (is|do|does|are)|was ist|erkl[äa]re?\w*"
                                   r"|wie funktioniert|warum|qu[ée] es|expl[ií]ca\w*|c[oó]mo funciona"
                                   r"|por qu[ée]|qu'est-ce que|explique\w*|comment fonctionne|pourquoi"
