@@ -32,7 +32,7 @@ LIVE_TOPICS = [
                    r"|clima|pron[oó]stico|llover|lluvia|llueve|nieva|temperatura|qu[ée] tiempo hace"
                    r"|m[ée]t[ée]o|pleut|pleuvoir|pluie|neige|pr[ée]visions?|quel temps"
                    r"|погод\w*|температур\w*|дожд\w*|снег\w*|прогноз\w*"
-                   r"|tempo che fa|previs[aã]o do tempo|chove|umbrella|regenschirm|paraguas|parapluie|зонт\w*)\b", 2.5),
+                   r"|tempo che fa|previs[aã]o do tempo|chove|windy|windig|umbrella|regenschirm|paraguas|parapluie|зонт\w*)\b", 2.5),
     Cue("news", r"\b(news|headlines?|top stories|breaking|nachrichten|schlagzeilen|noticias|titulares"
                 r"|actualit[ée]s|nouvelles|infos|новост\w*|notizie|not[ií]cias)\b", 2.5),
     Cue("prices/markets", r"\b(price|prices|cost now|stock|stocks|shares?|exchange rate|bitcoin|btc"
@@ -56,6 +56,9 @@ LIVE_TOPICS = [
     Cue("open now / events", r"\b(open now|still open|ge[öo]ffnet|abierto ahora|ouvert maintenant"
                              r"|открыт\w* сейчас|what'?s on|events? (tonight|this weekend))\b", 2.0),
     Cue("election/poll", r"\b(polls?|elections? results?|umfragen?|encuestas?|sondages?|опрос\w*)\b", 1.5),
+    Cue("updates/strikes/showtimes", r"\b(updates?|strikes?|streiks?|huelgas?|gr[èe]ves?|забастовк\w*"
+                                     r"|showtimes|movies playing|im kino|en el cine|au cin[ée]ma"
+                                     r"|в кино)\b", 1.5),
 ]
 
 # --- "now"-words: temporal deixis that makes a question about the present ----------------------
