@@ -211,3 +211,26 @@ def test_bad_requests_are_openai_errors_not_tracebacks(client, server):
     with pytest.raises(openai.BadRequestError):
         client.audio.transcriptions.create(model="whisper-1", file=("a.wav", b"not audio at all"))
     assert server.health()["status"] == "ok"
+
+
+def test_auto_hands_off_redacted_only_when_the_server_allows(tmp_path):
+    from serving_helpers import FakeRemote
+    with FakeRemote(reply="Light rain, 12°C.") as fake:
+        with ServerProcess(["--privacy", "allow", "--remote-url", fake.url, "--remote-key", "rk"],
+                           tmp_path) as srv:
+            c = openai.OpenAI(base_url=srv.base, api_key="none", max_retries=0)
+            assert [m.id for m in c.models.list().data] == ["auto"]
+            r = c.chat.completions.create(model="auto", messages=[
+                {"role": "user", "content": "Hi, I'm writing from jo.doe@example.com"},
+                {"role": "user", "content": "Weather in Bergen right now? Call me on +47 912 34 567."}])
+            assert r.choices[0].message.content == "Light rain, 12°C."
+            assert r.model_extra["clavis"]["action"] == "remote"
+            r = c.chat.completions.create(model="auto", messages=[
+                {"role": "user", "content": "Who wrote Peer Gynt?"}])
+            assert r.model_extra["clavis"]["action"] == "no-model"      # static: never sent
+            with pytest.raises(openai.BadRequestError, match="only for /v1/chat/completions"):
+                c.completions.create(model="auto", prompt="x")
+    assert len(fake.requests) == 1
+    sent = json.dumps(fake.requests[0]["body"], ensure_ascii=False)
+    assert "912" not in sent and "example.com" not in sent and "[PHONE]" in sent
+    assert fake.requests[0]["headers"]["Authorization"] == "Bearer rk"
