@@ -190,7 +190,7 @@ void clv_attention(clv_threadpool *pool, const float *q, const void *k_cache, co
 }
 
 /* ---------------------------------------------------------------- conv1d + gelu */
-#define CONV_CO_BLK 16
+#define CONV_CO_BLK 32
 #define CONV_L_BLK 256
 
 int64_t clv_conv1d_out_len(int64_t l, int64_t ks, int64_t stride, int64_t padding) {

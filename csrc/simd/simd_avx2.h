@@ -15,6 +15,7 @@
 #define CLV_ISA avx2
 typedef __m256 VF;
 #define VW 8
+#define VREGS 16   /* vector registers */
 
 static inline VF vzero(void) { return _mm256_setzero_ps(); }
 static inline VF vset1(float f) { return _mm256_set1_ps(f); }

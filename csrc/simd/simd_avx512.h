@@ -10,6 +10,7 @@
 #define CLV_ISA avx512
 typedef __m512 VF;
 #define VW 16
+#define VREGS 32   /* vector registers */
 
 static inline VF vzero(void) { return _mm512_setzero_ps(); }
 static inline VF vset1(float f) { return _mm512_set1_ps(f); }

@@ -13,6 +13,7 @@
 #endif
 typedef float32x4_t VF;
 #define VW 4
+#define VREGS 32   /* vector registers */
 
 static inline VF vzero(void) { return vdupq_n_f32(0.0f); }
 static inline VF vset1(float f) { return vdupq_n_f32(f); }

@@ -339,7 +339,7 @@ def test_attention_threads_agree():
 
 
 @pytest.mark.parametrize("cin,cout,length,stride", [(80, 64, 300, 1), (64, 64, 300, 2), (5, 7, 19, 1),
-                                                    (3, 33, 40, 2), (16, 4, 1, 1)])
+                                                    (3, 33, 40, 2), (16, 4, 1, 1), (200, 19, 45, 2)])
 def test_conv1d_gelu(cin, cout, length, stride):
     r = rng_for("conv", cin, cout, length, stride)
     x = r.standard_normal((cin, length)).astype(np.float32)
