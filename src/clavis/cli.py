@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "serve",
     "chats",
     "digest",
+    "transcribe",
 ]
 
 

@@ -13,8 +13,9 @@ def add_model_args(p) -> None:
     p.add_argument("-m", "--model", metavar="WHISPER", required=True,
                    help="a Whisper model: a Hugging Face folder (openai/whisper-*, e.g. from "
                         "`clavis pull openai/whisper-base`) or a whisper.cpp ggml .bin file")
-    p.add_argument("--quant", choices=("f32", "f16", "q8_0", "q4_0"), default=None,
-                   help="quantize the weights at load (default: keep the file's types)")
+    p.add_argument("--quant", choices=("f32", "f16", "q8_0", "q4_0", "keep"), default="q8_0",
+                   help="weight type for the matrix products, quantized at load (default: q8_0, "
+                        "like faster-whisper's int8; 'keep' uses the file's own types)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--language", default=None,
                    help="language code (en, de, ru, ...); default: detect from the first 30 s")
@@ -22,6 +23,10 @@ def add_model_args(p) -> None:
                    help="transcribe, or translate into English (default: transcribe)")
     p.add_argument("--beam-size", type=int, default=5,
                    help="beam width; 1 is greedy decoding (default: 5)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="one fixed sampling temperature (0 = greedy) and no fallback; by default "
+                        "0 is tried first and 0.2, 0.4 ... 1.0 when the text looks repetitive or "
+                        "improbable")
     p.add_argument("--no-vad", action="store_true",
                    help="decode silent stretches too (by default an energy gate skips them)")
 
@@ -48,13 +53,24 @@ def load_model(args):
     from clavis.runtime.whisper import WhisperModel
     if args.beam_size < 1:
         raise ClavisError(f"--beam-size must be at least 1, got {args.beam_size}")
-    return WhisperModel.load(args.model, quant=args.quant, threads=args.threads)
+    quant = None if args.quant == "keep" else args.quant
+    return WhisperModel.load(args.model, quant=quant, threads=args.threads)
+
+
+def temperature_kwargs(args) -> dict:
+    t = getattr(args, "temperature", None)
+    if t is None:
+        return {}
+    if not 0.0 <= t <= 2.0:
+        raise ClavisError(f"--temperature must be between 0 and 2, got {t}")
+    return {"temperature": (t,)}
 
 
 def transcribe_file(model, path, args, progress=None):
     """All segments of one file (a progress bar over audio seconds) and the info object."""
     segments, info = model.transcribe(str(path), language=args.language, task=args.task,
-                                      beam_size=args.beam_size, vad_filter=not args.no_vad)
+                                      beam_size=args.beam_size, vad_filter=not args.no_vad,
+                                      **temperature_kwargs(args))
     out = []
     bar = progress(total=round(info.duration, 1), unit="s", desc=Path(path).name, leave=False,
                    file=sys.stderr) if progress else None

@@ -147,6 +147,7 @@ class WhisperModel:
                                  duration_speech=float(sum(e - s for s, e in spans)))
         content = mel.shape[1] - N_FRAMES
         first = self._first_window(mel, mask, content)
+        self._cached_enc = None
         if language is None and first is not None:
             t2 = time.perf_counter()
             enc = self.model.encode(mel[:, first:first + N_FRAMES])
@@ -154,6 +155,7 @@ class WhisperModel:
                 self.detect_language(enc)
             timings["language"] = time.perf_counter() - t2
             opts.language = info.language
+            self._cached_enc = (first, enc)
         elif language is None:
             info.language = None if self.is_multilingual else "en"
         gen = self._generate(mel, mask, content, first, opts, initial_prompt,
@@ -193,7 +195,10 @@ class WhisperModel:
                 seek = nxt - 10
             size = min(N_FRAMES, content - seek)
             t0 = time.perf_counter()
-            enc = self.model.encode(mel[:, seek:seek + N_FRAMES])
+            cached = getattr(self, "_cached_enc", None)
+            self._cached_enc = None
+            enc = cached[1] if cached and cached[0] == seek else \
+                self.model.encode(mel[:, seek:seek + N_FRAMES])
             timings["encode"] += time.perf_counter() - t0
             prompt = self._prompt(all_tokens[reset_since:] if condition else [], opts)
             r = decode_with_fallback(dec, enc, prompt, len(prompt), opts, rng)
