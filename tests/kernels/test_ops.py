@@ -424,3 +424,55 @@ def test_out_sharing_memory_with_attention_inputs_is_refused():
     k = np.ones((1, 4, 8), np.float32)
     with pytest.raises(ClavisError, match="share memory"):
         ops.attention(q, k, k, 4, 0, True, 1.0, out=q)
+
+
+# ---------------------------------------------------------------------------- threads, edge sizes
+
+
+def test_threaded_drivers_match_one_thread():
+    """Chunking never changes a result: each chunk is whole rows / heads / tiles."""
+    r = rng_for("threads")
+    x = r.standard_normal((300, 515)).astype(np.float32)
+    w = r.standard_normal(515).astype(np.float32)
+    q = r.standard_normal((40, 6, 64)).astype(np.float32)
+    kv = r.standard_normal((2, 80, 64)).astype(np.float16)
+    cx = r.standard_normal((20, 301)).astype(np.float32)
+    cw = r.standard_normal((70, 20, 3)).astype(np.float32)
+    emb = r.standard_normal((64, 96)).astype(np.float32)
+    calls = {
+        "rms_norm": lambda: ops.rms_norm(x, w, 1e-6),
+        "layer_norm": lambda: ops.layer_norm(x, w, w, 1e-5),
+        "softmax": lambda: ops.softmax(x),
+        "gelu": lambda: ops.gelu(x),
+        "silu_mul": lambda: ops.silu_mul(x, x),
+        "add": lambda: ops.add(x, w),
+        "scale": lambda: ops.scale(x, 3.0),
+        "rope": lambda: ops.rope(q.copy(), np.arange(40), 1e4, True),
+        "attention": lambda: ops.attention(q, kv, kv, 80, 39, True, 0.125),
+        "conv1d_gelu": lambda: ops.conv1d_gelu(cx, cw, None, 2, 1),
+        "embedding": lambda: ops.embedding(emb.view(np.uint8).reshape(-1), "f32", 96, np.arange(64)[::-1]),
+    }
+    n0 = K.get_num_threads()
+    try:
+        K.set_num_threads(1)
+        one = {k: f() for k, f in calls.items()}
+        K.set_num_threads(3)
+        many = {k: f() for k, f in calls.items()}
+    finally:
+        K.set_num_threads(n0)
+    for k in calls:
+        np.testing.assert_array_equal(one[k], many[k], err_msg=f"{k}: 1 vs 3 threads")
+
+
+def test_empty_inputs_give_empty_outputs():
+    e2 = np.zeros((0, 8), np.float32)
+    assert ops.rms_norm(e2, np.ones(8, np.float32), 1e-6).shape == (0, 8)
+    assert ops.layer_norm(e2, None, None, 1e-5).shape == (0, 8)
+    assert ops.softmax(e2).shape == (0, 8)
+    assert ops.gelu(np.zeros(0, np.float32)).shape == (0,)
+    assert ops.add(e2, np.ones(8, np.float32)).shape == (0, 8)
+    assert ops.silu_mul(e2, e2).shape == (0, 8)
+    assert ops.rope(np.zeros((0, 2, 8), np.float32), np.zeros(0, np.int32), 1e4, False).shape == (0, 2, 8)
+    kv = np.zeros((1, 4, 8), np.float32)
+    assert ops.attention(np.zeros((0, 2, 8), np.float32), kv, kv, 4, 0, True, 1.0).shape == (0, 2, 8)
+    assert ops.embedding(np.zeros(34, np.uint8), "q8_0", 32, np.zeros(0, np.int32)).shape == (0, 32)
