@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "chats",
     "digest",
     "transcribe",
+    "voicenote",
 ]
 
 
