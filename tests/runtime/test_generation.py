@@ -159,3 +159,20 @@ def test_chat_prompt_matches_transformers(tiny_gguf, tmp_path):
     g = llm.chat(msgs, max_tokens=4, temperature=0)
     list(g)
     assert g.stats.prompt_tokens == len(ref)
+
+
+@pytest.mark.parametrize("shape", ["tiny-llama-spm", "tiny-llama"])
+def test_streaming_spm_and_llama3_vocabularies(tmp_path, shape):
+    """SentencePiece (leading spaces, byte fallback) and Llama-3 BPE: the streamed pieces of a
+    mixed text, fed after a prompt, join to exactly the text."""
+    from clavis.models import zoo
+    p = tmp_path / "m.gguf"
+    zoo.make(shape, str(p), "q8_0", seed=2)
+    llm = LLM.load(str(p), n_ctx=128)
+    prompt = llm.tokenize("Say:")
+    ids = llm.tokenize(" " + MIXED, add_special=False)
+    dec = StreamDecoder(llm.detokenize_raw, prompt[-4:])
+    pieces = [dec.push(i) for i in ids] + [dec.flush()]
+    assert all("\ufffd" not in x for x in pieces)
+    assert "".join(pieces) == llm.detokenize_raw(prompt + ids)[len(llm.detokenize_raw(prompt)):]
+    assert "".join(pieces).strip() == MIXED.strip()

@@ -154,6 +154,7 @@ class LlamaModel:
             if not src.has(name):
                 raise ClavisError(f"{src.path}: missing tensor {name!r} ({self.arch} with "
                                   f"{self.args.describe()} needs it)")
+            src.check_type(name)
             got = tuple(src.shape(name))
             if got != shape:
                 raise ClavisError(f"{src.path}: tensor {name!r} has shape {list(got)}, expected "

@@ -35,6 +35,9 @@ class WeightSource:
     def table(self, name: str) -> tuple[np.ndarray, str]:
         raise NotImplementedError
 
+    def check_type(self, name: str) -> None:
+        """ClavisError when the tensor's storage type cannot be run."""
+
 
 class GGUFSource(WeightSource):
     def __init__(self, gf):
@@ -45,6 +48,9 @@ class GGUFSource(WeightSource):
 
     def shape(self, name):
         return self.gf.tensor(name).shape
+
+    def check_type(self, name):
+        self._typed(name)
 
     def _typed(self, name):
         t = self.gf.tensor(name)
