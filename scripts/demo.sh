@@ -14,3 +14,10 @@ clavis digest examples/chats/weekend-trip.txt --me Sam --since-my-last
 
 # --- serve: the OpenAI-compatible server + web page; one chat request with the openai client ---
 python scripts/serve_demo.py models/qwen2.5-0.5b-q4_0.gguf
+
+# --- voice messages: Whisper on the clavis kernels. No real Whisper weights can be downloaded here,
+# so this is a RANDOM-WEIGHT whisper-tiny (exact shapes, made on the spot): the text is gibberish,
+# the timings are real. With real weights: clavis pull openai/whisper-base, then the same command.
+[ -f models/whisper-tiny-random/model.safetensors ] || clavis make-model whisper-tiny -o models/whisper-tiny-random
+echo "== clavis transcribe (RANDOM WEIGHTS: expect gibberish text; the timings are the point)"
+clavis transcribe ../shared/data/audio/jfk.flac -m models/whisper-tiny-random --format srt --beam-size 1 --temperature 0 --timings
