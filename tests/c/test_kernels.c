@@ -329,6 +329,46 @@ static int case_matmul(const void *fn, const void *ref, int i) {
     return ok;
 }
 
+/* ------------------------------------------------------------------ threaded drivers */
+/* The whole-op drivers (clavis_ops.h) on a 3-thread pool give the same bits as on no pool:
+ * chunks are whole rows / heads / tiles. Exercises the thread pool on every architecture. */
+static int drivers_agree(void) {
+    clv_threadpool *pool = clv_threadpool_create(3);
+    int64_t m = 97, k = 515, n = m * k, t = 21, hq = 6, hkv = 2, d = 64, s = 70;
+    int64_t cin = 9, l = 203, cout = 37, lout = clv_conv1d_out_len(l, 3, 2, 1);
+    float *x = randv(n, 2.0f), *w = randv(k, 1.0f), *a = randv(n, 0), *b = randv(n, 0);
+    float *q = randv(t * hq * d, 1.0f), *kc = randv(hkv * s * d, 1.0f), *vc = randv(hkv * s * d, 1.0f);
+    float *cw = randv(cout * cin * 3, 0.3f), *col = randv(cin * 3 * lout, 0);
+    int32_t pos[21];
+    for (int i = 0; i < t; i++) pos[i] = 3 * i;
+    int ok = 1;
+#define SAME(what, len, CALL)                                                           \
+    do {                                                                                \
+        clv_threadpool *p_ = NULL; float *y_ = a;                                       \
+        CALL;                                                                           \
+        p_ = pool; y_ = b;                                                              \
+        CALL;                                                                           \
+        if (ok && memcmp(a, b, (size_t)(len) * sizeof(float))) {                        \
+            snprintf(g_fail_msg, sizeof g_fail_msg, "%s: pool and no pool differ", what); \
+            ok = 0;                                                                     \
+        }                                                                               \
+    } while (0)
+    SAME("rms_norm", n, clv_rms_norm(p_, x, w, y_, m, k, 1e-6f));
+    SAME("layer_norm", n, clv_layer_norm(p_, x, w, w, y_, m, k, 1e-5f));
+    SAME("softmax", n, clv_softmax(p_, x, y_, m, k));
+    SAME("silu_mul", n, clv_silu_mul(p_, x, x, y_, n));
+    SAME("gelu", n, clv_gelu(p_, x, y_, n));
+    SAME("add", n, clv_add(p_, x, w, y_, m, k, 1));
+    SAME("scale", n, clv_scale(p_, x, 0.5f, y_, n));
+    SAME("rope", t * hq * d, (memcpy(y_, q, (size_t)(t * hq * d) * 4), clv_rope(p_, y_, pos, t, hq, d, d, 1e4f, 1, NULL)));
+    SAME("attention", t * hq * d, clv_attention(p_, q, kc, vc, 0, t, hq, hkv, s, d, s, s - t, 1, 0.125f, y_));
+    SAME("conv1d_gelu", cout * lout, clv_conv1d_gelu(p_, x, cin, l, cw, cout, 3, w, 2, 1, col, y_));
+#undef SAME
+    clv_threadpool_destroy(pool);
+    free(x); free(w); free(a); free(b); free(q); free(kc); free(vc); free(cw); free(col);
+    return ok;
+}
+
 /* ------------------------------------------------------------------ driver */
 static const struct { const char *prefix; case_fn fn; int cases; } TESTS[] = {
     {"rms_norm", case_rms_norm, 40}, {"layer_norm", case_layer_norm, 40}, {"softmax", case_softmax, 40},
@@ -383,6 +423,14 @@ int main(int argc, char **argv) {
                 failed++;
             }
         }
+    }
+    g_rng = seed + 7;
+    if (drivers_agree()) {
+        printf("ok   %-12s %-14s 3 threads == 1 thread, every op\n", "drivers", "pool");
+        passed++;
+    } else {
+        printf("FAIL %-12s %-14s %s\n", "drivers", "pool", g_fail_msg);
+        failed++;
     }
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
