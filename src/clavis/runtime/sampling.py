@@ -85,11 +85,20 @@ def min_p(logits: np.ndarray, p: float) -> np.ndarray:
 
 def sample(logits: np.ndarray, params: SamplingParams, rng: np.random.Generator,
            prev_ids=()) -> int:
-    """One token id from a logits row."""
+    """One token id from a logits row. With top-k on, the later filters and the draw work on
+    the k candidates only (a 150k-token softmax per step would cost more than a small model's
+    forward pass)."""
     last = list(prev_ids)[-params.repeat_last_n:] if params.repeat_last_n else list(prev_ids)
     logits = repetition_penalty(np.asarray(logits, dtype=np.float32), last, params.repeat_penalty)
     if params.temperature == 0:
         return greedy(logits)
-    logits = min_p(top_p(top_k(logits, params.top_k), params.top_p), params.min_p)
-    probs = softmax(logits, params.temperature)
-    return int(rng.choice(probs.shape[0], p=probs))
+    k = params.top_k
+    if 0 < k < logits.shape[-1]:
+        idx = np.argpartition(logits, -k)[-k:]
+        cand = logits[idx]
+    else:
+        idx, cand = None, logits
+    cand = min_p(top_p(cand, params.top_p), params.min_p)
+    probs = softmax(cand, params.temperature)
+    j = int(rng.choice(probs.shape[0], p=probs))
+    return int(idx[j]) if idx is not None else j
