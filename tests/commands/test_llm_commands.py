@@ -75,3 +75,9 @@ def test_pull_offline_explains(tmp_path):
 def test_help(cmd):
     r = clavis(cmd, "--help")
     assert r.returncode == 0 and "usage" in r.stdout
+
+
+def test_make_model_dispatches_whisper_shapes(tmp_path):
+    r = clavis("make-model", "whisper-tiny", "-o", str(tmp_path / "wt"), "--seed", "1")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "wt" / "config.json").is_file()
