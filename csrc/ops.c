@@ -118,22 +118,19 @@ void clv_scale(clv_threadpool *pool, const float *x, float s, float *y, int64_t 
 typedef struct {
     float *x;
     const int32_t *pos;
-    const float *ff;
+    const double *inv;   /* [n_rot/2] frequency of each pair */
     int64_t heads, d, n_rot;
-    float theta;
     int neox;
 } rope_ctx;
 
-/* Angle of pair i at position p: p * theta^(-2i/n_rot) / ff[i], in double, as llama.cpp's
- * rope (theta_scale^i) and transformers' inv_freq compute it in exact arithmetic. */
+/* Angle of pair i at position p: p * theta^(-2i/n_rot) / ff[i], in double (llama.cpp's
+ * theta_scale^i and transformers' inv_freq, without their float32 rounding). */
 static void rope_task(void *p, int64_t t, int tid) {
     const rope_ctx *a = p;
     float c[CLV_ROPE_MAX_ROT], s[CLV_ROPE_MAX_ROT];
     int64_t half = a->n_rot / 2;
     for (int64_t i = 0; i < half; i++) {
-        double inv = pow((double)a->theta, -2.0 * (double)i / (double)a->n_rot);
-        if (a->ff) inv /= (double)a->ff[i];
-        double ang = (double)a->pos[t] * inv;
+        double ang = (double)a->pos[t] * a->inv[i];
         float cs = (float)cos(ang), sn = (float)sin(ang);
         if (a->neox) {
             c[i] = cs;
@@ -151,7 +148,12 @@ int clv_rope(clv_threadpool *pool, float *x, const int32_t *positions, int64_t t
              int64_t d, int64_t n_rot, float theta, int neox, const float *freq_factors) {
     if (n_rot < 0 || n_rot % 2 || n_rot > d || n_rot > CLV_ROPE_MAX_ROT) return -1;
     if (n_rot == 0) return 0;
-    rope_ctx a = {x, positions, freq_factors, n_heads, d, n_rot, theta, neox};
+    double inv[CLV_ROPE_MAX_ROT / 2];
+    for (int64_t i = 0; i < n_rot / 2; i++) {
+        inv[i] = pow((double)theta, -2.0 * (double)i / (double)n_rot);
+        if (freq_factors) inv[i] /= (double)freq_factors[i];
+    }
+    rope_ctx a = {x, positions, inv, n_heads, d, n_rot, neox};
     clv_parallel_for(t * n_heads * d >= ELEMS_PER_CHUNK ? pool : NULL, t, rope_task, &a);
     return 0;
 }

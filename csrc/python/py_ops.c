@@ -162,6 +162,11 @@ static PyObject *py_rope(PyObject *self, PyObject *args) {
         PyErr_Format(PyExc_ValueError, "positions has %zd entries, x has T=%zd rows", pos->shape[0], x->shape[0]);
         ok = 0;
     }
+    for (Py_ssize_t i = 0; ok && i < pos->shape[0]; i++)
+        if (((const int32_t *)pos->buf)[i] < 0) {
+            PyErr_Format(PyExc_ValueError, "positions[%zd] = %d is negative", i, ((const int32_t *)pos->buf)[i]);
+            ok = 0;
+        }
     if (ok && (n_rot < 0 || n_rot % 2 || n_rot > x->shape[2] || n_rot > CLV_ROPE_MAX_ROT)) {
         PyErr_Format(PyExc_ValueError, "n_rot=%lld must be even and between 0 and head_dim=%zd (max %d)",
                      n_rot, x->shape[2], CLV_ROPE_MAX_ROT);

@@ -393,6 +393,7 @@ def test_bad_arguments_raise_clavis_errors():
         lambda: ops.rope(np.ones((2, 1, 8), np.float32), np.array([0, 1]), 1e4, False, n_rot=10),
         lambda: ops.rope(np.ones((2, 1, 8), np.float64), np.array([0, 1]), 1e4, False),
         lambda: ops.rope(np.ones((2, 1, 8), np.float32), np.array([0, -1]), 1e4, False),
+        lambda: ops.rope(np.ones((2, 1, 8), np.float32), np.array([0, -1], np.int32), 1e4, False),
         lambda: ops.rope(np.ones((2, 1, 8), np.float32), np.array([0, 1]), 1e4, False,
                          freq_factors=np.ones(3, np.float32)),
         lambda: ops.embedding(np.zeros(34 * 4, np.uint8), "q8_0", 32, [4]),

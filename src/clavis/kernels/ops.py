@@ -133,12 +133,15 @@ def rope(x, positions, theta: float, neox: bool, n_rot: int | None = None, freq_
                           "(it is rotated in place)")
     if x.ndim != 3:
         raise ClavisError(f"ops.rope: x must be 3-D [T, H, D], got shape {x.shape}")
-    pos = np.asarray(positions)
-    if pos.dtype.kind not in "iu":
-        raise ClavisError(f"ops.rope: positions must be integers, got {pos.dtype}")
-    if pos.size and (pos.min() < 0 or pos.max() > np.iinfo(np.int32).max):
-        raise ClavisError("ops.rope: positions must be in 0..2^31-1")
-    pos = np.ascontiguousarray(pos, dtype=np.int32).reshape(-1)
+    pos = positions
+    if not (isinstance(pos, np.ndarray) and pos.dtype == np.int32 and pos.ndim == 1
+            and pos.flags.c_contiguous):   # the fast path skips this (the C side checks >= 0)
+        pos = np.asarray(positions)
+        if pos.dtype.kind not in "iu":
+            raise ClavisError(f"ops.rope: positions must be integers, got {pos.dtype}")
+        if pos.size and (pos.min() < 0 or pos.max() > np.iinfo(np.int32).max):
+            raise ClavisError("ops.rope: positions must be in 0..2^31-1")
+        pos = np.ascontiguousarray(pos, dtype=np.int32).reshape(-1)
     n_rot = x.shape[2] if n_rot is None else int(n_rot)
     ff = _f32("freq_factors", "rope", freq_factors, True)
     _call("rope", _C.rope, x, pos, float(theta), bool(neox), n_rot, ff)
