@@ -221,6 +221,41 @@ fail_x:
     return NULL;
 }
 
+/* matmul_lhs_quant(x f32[M,K], out uint8[M * K/32 * 40], type, variant): the variant's
+ * activation quantizer alone (tests compare every variant's bytes with the reference). */
+static PyObject *py_matmul_lhs_quant(PyObject *self, PyObject *args) {
+    PyObject *xo, *oo;
+    int type;
+    const char *variant;
+    if (!PyArg_ParseTuple(args, "OOiz", &xo, &oo, &type, &variant)) return NULL;
+    const clv_matmul_ukernel *uk = find_ukernel(type, variant, NULL);
+    if (!uk) return NULL;
+    if (!uk->lhs_quant) {
+        PyErr_SetString(PyExc_ValueError, "this variant keeps activations in f32");
+        return NULL;
+    }
+    Py_buffer x, out;
+    if (clv_py_buffer(xo, &x, 'f', 2, 0, "x") < 0) return NULL;
+    if (clv_py_buffer(oo, &out, 'B', -1, 1, "out") < 0) {
+        PyBuffer_Release(&x);
+        return NULL;
+    }
+    int64_t m = x.shape[0], k = x.shape[1];
+    PyObject *ret = NULL;
+    if (k % CLV_QK || (size_t)out.len != (size_t)m * (size_t)(k / CLV_QK) * sizeof(clv_lhs_q8)) {
+        PyErr_SetString(PyExc_ValueError, "matmul_lhs_quant: K must be a multiple of 32 and out M*K/32*40 bytes");
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        for (int64_t r = 0; r < m; r++)
+            uk->lhs_quant((const float *)x.buf + r * k, (clv_lhs_q8 *)out.buf + r * (k / CLV_QK), k);
+        Py_END_ALLOW_THREADS
+        ret = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&out);
+    return ret;
+}
+
 /* ------------------------------------------------------------------ read bandwidth */
 
 typedef struct { const uint8_t *buf; size_t len, chunk; uint64_t sink[64]; } bw_job;
@@ -271,6 +306,7 @@ PyMethodDef clv_py_methods_matmul[] = {
     {"matmul_packed_size", py_matmul_packed_size, METH_VARARGS, "(type, variant, n, k) -> bytes"},
     {"matmul_pack", py_matmul_pack, METH_VARARGS, "(src, dst, type, variant, n, k)"},
     {"matmul", py_matmul, METH_VARARGS, "(x[M,K], packed, out[M,N], type, variant, n, k)"},
+    {"matmul_lhs_quant", py_matmul_lhs_quant, METH_VARARGS, "(x[M,K], out, type, variant)"},
     {"read_bandwidth", py_read_bandwidth, METH_VARARGS, "(buf, reps) -> seconds per pass"},
     {NULL, NULL, 0, NULL},
 };

@@ -13,6 +13,7 @@ from gguf import GGMLQuantizationType as T
 from gguf import quants
 
 from clavis import ClavisError, kernels
+from clavis.kernels import _C, formats
 from clavis.kernels import matmul as mm
 
 SEED = int(os.environ.get("CLAVIS_TEST_SEED", "20261128"))
@@ -69,6 +70,32 @@ def test_quant_variants_bit_exact_vs_scalar(t):
             bad = np.argwhere(y != ref)
             assert bad.size == 0, (f"{t}/{v} M,N,K={m},{n},{k} seed {SEED}: {len(bad)} outputs differ "
                                    f"from scalar, first {bad[:3].tolist()}")
+
+
+def lhs_blocks(x: np.ndarray, t: str, variant: str) -> np.ndarray:
+    """A variant's quantized activations as records (d f32, s i32, qs 32 x i8)."""
+    out = np.empty(x.shape[0] * (x.shape[1] // 32) * 40, np.uint8)
+    _C.matmul_lhs_quant(np.ascontiguousarray(x), out, formats.type_id(t), variant)
+    return out.view(np.dtype([("d", "<f4"), ("s", "<i4"), ("qs", "i1", 32)]))
+
+
+@pytest.mark.parametrize("t", QUANT)
+def test_activation_quantizers_equal_gguf_q8_0(t):
+    """Every variant's activation blocks: qs and fp16(d) byte-equal to gguf-py's Q8_0, s = sum(qs);
+    inputs include exact .5 ties (d = 1) where round-half-away differs from round-half-even."""
+    r = rng_for("lhs", t)
+    ties = np.tile(np.arange(-15.5, 16.5, 1.0, dtype=np.float32), (3, 1))
+    ties[:, 0] = 127.0
+    x = np.concatenate([ties, -ties, r.standard_normal((3, 32)).astype(np.float32) * 3,
+                        np.zeros((3, 32), np.float32)], axis=1)
+    x = np.concatenate([x, r.standard_normal((2, x.shape[1])).astype(np.float32)], axis=0)
+    ref = gguf_bytes(x, "q8_0").reshape(-1, 34)
+    for v in kernels.variants(f"matmul_{t}"):
+        blk = lhs_blocks(x, t, v)
+        assert np.array_equal(blk["qs"].view(np.uint8), ref[:, 2:]), f"{t}/{v} qs (seed {SEED})"
+        assert np.array_equal(blk["d"].astype(np.float16).view(np.uint8).reshape(-1, 2), ref[:, :2]), v
+        assert np.array_equal(blk["d"], blk["d"].astype(np.float16).astype(np.float32)), v
+        assert np.array_equal(blk["s"], blk["qs"].astype(np.int32).sum(-1)), v
 
 
 @pytest.mark.parametrize("t", QUANT)

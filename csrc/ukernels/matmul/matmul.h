@@ -100,6 +100,9 @@ typedef struct clv_matmul_ukernel {
 /* Shared helpers (csrc/ukernels/matmul/matmul_common.c, portable C). */
 /* Reference Q8_0 activation quantizer (the contract above); variants may reuse it. */
 void clv_lhs_quant_ref(const float *x, clv_lhs_q8 *dst, int64_t k);
+/* The same bytes, vectorised (matmul_lhs_avx512.c, matmul_lhs_avx2.c; x86 builds only). */
+void clv_lhs_quant_avx512(const float *x, clv_lhs_q8 *dst, int64_t k);
+void clv_lhs_quant_avx2(const float *x, clv_lhs_q8 *dst, int64_t k);
 /* Number of tiles of nr rows covering n rows. */
 static inline int64_t clv_matmul_tiles(int64_t n, int nr) { return (n + nr - 1) / nr; }
 

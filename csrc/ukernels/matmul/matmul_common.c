@@ -19,8 +19,10 @@ void clv_lhs_quant_ref(const float *x, clv_lhs_q8 *dst, int64_t k) {
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         int32_t s = 0;
         for (int j = 0; j < CLV_QK; j++) {
-            float v = x[j] * id;
-            int q = (int)roundf(v);
+            float v = x[j] * id;             /* |v| <= 127 (+ rounding): fits an int */
+            int t = (int)v;                  /* truncation; v - t is exact */
+            float frac = v - (float)t;
+            int q = t + (frac >= 0.5f) - (frac <= -0.5f);   /* = roundf(v): half away from 0 */
             dst[b].qs[j] = (int8_t)q;
             s += q;
         }
