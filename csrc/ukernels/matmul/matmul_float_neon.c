@@ -5,6 +5,9 @@
  * FMAs into 16 accumulators (of 32 NEON registers), reduced once per tile at the end of K.
  * f16 weights widen with fcvtl (baseline Armv8), bf16 with a 16-bit left shift. The K tail
  * (K % 4) is finished in scalar code. */
+#if !defined(__aarch64__)
+#error "AArch64 only (name the file *_neon.c)"
+#endif
 #include <arm_neon.h>
 #include <string.h>
 

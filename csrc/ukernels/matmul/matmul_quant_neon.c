@@ -1,4 +1,7 @@
 /* Q4_0 / Q8_0 matmul for baseline AArch64 NEON (smull + sadalp; no dot-product extension). */
+#if !defined(__aarch64__)
+#error "AArch64 only (name the file *_neon.c)"
+#endif
 #define CLV_MM_SDOT 0
 #include "matmul_quant_x4_neon.inc"
 

@@ -1,4 +1,7 @@
 /* Q4_0 / Q8_0 matmul for AArch64 with the dot-product extension (sdot by lane). */
+#if !defined(__ARM_FEATURE_DOTPROD)
+#error "needs -march=armv8.2-a+dotprod (name the file *_neon_dotprod.c)"
+#endif
 #define CLV_MM_SDOT 1
 #include "matmul_quant_x4_neon.inc"
 

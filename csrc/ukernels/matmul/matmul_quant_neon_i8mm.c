@@ -11,6 +11,9 @@
  * X rows are paired on the fly (an odd last row is paired with itself, only one is stored).
  * An int32 tile lane order is (x_a w_0, x_a w_1, x_b w_0, x_b w_1). The float math per block is
  * the contract of matmul.h, acc + (dw * dx) * (float)isum, unfused (fp-contract off). */
+#if !defined(__ARM_FEATURE_MATMUL_INT8)
+#error "needs -march=armv8.6-a+i8mm (name the file *_neon_i8mm.c)"
+#endif
 #pragma GCC optimize("fp-contract=off")
 #include <arm_neon.h>
 #include <string.h>
