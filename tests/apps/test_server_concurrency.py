@@ -25,7 +25,7 @@ TOKENS = 1500
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     d = tmp_path_factory.mktemp("serve-load")
-    args = ["-m", str(make_llm(d)), "--threads", "1", "--queue", str(QUEUE), "--n-ctx", "4096"]
+    args = ["-m", str(make_llm(d)), "--threads", "1", "--queue", str(QUEUE), "--n-ctx", "32768"]
     with ServerProcess(args, d) as srv:
         yield srv
 
@@ -177,3 +177,42 @@ def test_waiting_request_that_gives_up_leaves_the_line():
         return json.dumps(fq.snapshot())
 
     assert '"active": 0' in asyncio.run(scenario())
+
+
+WAITING_CLIENT = r"""
+import sys, openai
+client = openai.OpenAI(base_url=sys.argv[1], api_key="none", max_retries=0, timeout=600)
+client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": sys.argv[2]}],
+                               max_tokens=20000, extra_body={"ignore_eos": True})   # ~30 s
+"""
+
+
+def _wait_for(server, cond, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        q = server.health()["queues"]["llm"]
+        if cond(q):
+            return q
+        time.sleep(0.05)
+    raise AssertionError(f"queue never reached the state: {q}")
+
+
+def test_killed_non_streaming_and_waiting_clients_are_dropped(server):
+    before = server.health()["queues"]["llm"]
+    running = subprocess.Popen([sys.executable, "-c", WAITING_CLIENT, server.base, "first"])
+    waiting = None
+    try:
+        _wait_for(server, lambda q: q["active"] == 1)
+        waiting = subprocess.Popen([sys.executable, "-c", WAITING_CLIENT, server.base, "second"])
+        _wait_for(server, lambda q: q["waiting"] == 1)
+        waiting.kill()                              # gives up while in line
+        _wait_for(server, lambda q: q["waiting"] == 0)
+        running.kill()                              # gives up while its answer is generated
+        q = _wait_for(server, lambda q: q["active"] == 0)
+    finally:
+        for p in (running, waiting):
+            if p is not None:
+                p.kill()
+                p.wait(timeout=30)
+    assert q["cancelled"] == before["cancelled"] + 1
+    assert q["served"] == before["served"] + 1      # the waiting one never ran

@@ -90,14 +90,19 @@ def _raise(e: BaseException):
 
 
 async def _next(run: Run, request) -> tuple:
-    """The next event; raises ClientGone if the client disconnects while we wait."""
+    """The next event; raises ClientGone if the client disconnects meanwhile (checked at least
+    every half second, also while pieces keep coming)."""
     while True:
-        try:
-            return await asyncio.wait_for(run.next(), timeout=1.0)
-        except asyncio.TimeoutError:
-            if request is not None and await request.is_disconnected():
+        now = asyncio.get_running_loop().time()
+        if request is not None and now - run.checked > 0.5:
+            run.checked = now
+            if await request.is_disconnected():
                 run.cancel()
-                raise ClientGone() from None
+                raise ClientGone()
+        try:
+            return await asyncio.wait_for(run.next(), timeout=0.5)
+        except asyncio.TimeoutError:
+            continue
 
 
 async def _collect(run: Run, first: tuple, request) -> tuple[str, object]:

@@ -18,6 +18,7 @@ class Run:
         self.events: asyncio.Queue = asyncio.Queue()
         self.cancelled = threading.Event()
         self.stats = None
+        self.checked = 0.0          # when the request's connection was last checked (loop time)
         self.thread = threading.Thread(target=self._work, daemon=True, name="clavis-gen")
 
     def start(self) -> "Run":
