@@ -35,14 +35,14 @@ def random_gguf(t: str, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return data
 
 
-def read_bandwidth(nbytes: int = 256 << 20, reps: int = 6) -> float:
+def read_bandwidth(nbytes: int = 256 << 20, reps: int = 10) -> float:
     """Best read bandwidth in GB/s of `reps` passes over a fresh buffer, all pool threads."""
     buf = np.ones(nbytes, dtype=np.uint8)     # touched, so no page faults while timing
     _C.read_bandwidth(buf, 1)                 # warm-up pass
     return nbytes / min(_C.read_bandwidth(buf, reps)) / 1e9
 
 
-def decode_speed(t: str, n: int, k: int, rng, passes: int = 6) -> dict:
+def decode_speed(t: str, n: int, k: int, rng, passes: int = 20) -> dict:
     data = random_gguf(t, n, k, rng)
     first = mm.PackedWeight(data, t, n, k)
     copies = max(2, -(-3 * CACHE_BYTES // first.nbytes))
