@@ -2,10 +2,10 @@
  * (exact: no int16 pair sum saturates with 4-bit or |w| <= 128 times |x| <= 127).
  *
  * Packed layouts (tiles of 8 rows of W, the last padded with zero rows; tiles padded to 64 B):
- *   q4_0x8: per tile, nb blocks of 128 B of nibbles (4 groups of 32 B; group g holds for row i,
- *           lane i, the raw bytes qs[4g .. 4g+3]: low nibbles elements 4g.., high 16+4g..),
- *           then nb x 8 fp16 scales.
- *   q8_0x8: per tile, nb blocks of 256 B (8 groups of 32 B, lane i = row i), then the scales.
+ *   q4_0x8: per block 128 B of nibbles (4 groups of 32 B; group g holds for row i, lane i, the
+ *           raw bytes qs[4g .. 4g+3]: low nibbles elements 4g.., high 16+4g..) and 8 fp16 scales;
+ *   q8_0x8: per block 256 B (8 groups of 32 B, lane i = row i) and 8 fp16 scales;
+ *   blocks in groups of 4 (quants, then scales), see q_off / s_off.
  * Float steps follow the result contract of matmul.h (mul, mul, add; never fused). */
 #include <immintrin.h>
 #include <string.h>
@@ -14,7 +14,6 @@
 
 #define NR 8
 #define MR 4
-#define PF_DIST 768
 #define INLINE static inline __attribute__((always_inline))
 
 INLINE __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
@@ -31,23 +30,32 @@ static size_t tile_bytes(int64_t k, int qbytes) {
     return ((size_t)(k / 32) * (size_t)(qbytes + 16) + 63) & ~(size_t)63;
 }
 
+/* Blocks are stored in groups of 4: the 4 blocks' quants, then their 4 x 8 fp16 scales; a group
+ * is a whole number of cache lines, so a tile is one linear stream with aligned quant loads. */
+#define G 4
+static inline size_t q_off(int64_t b, int QB) { return (size_t)(b / G) * G * (QB + 16) + (size_t)(b % G) * QB; }
+static inline size_t s_off(int64_t b, int64_t nb, int QB) {
+    int64_t g0 = b / G * G, gc = nb - g0 < G ? nb - g0 : G;
+    return (size_t)g0 * (QB + 16) + (size_t)gc * QB + (size_t)(b - g0) * 16;
+}
+
 static void pack_x8(const uint8_t *src, uint8_t *dst, int64_t n, int64_t k, int64_t t0,
                     int64_t t1, int bpb, int qb) {
     int64_t nb = k / 32;
     size_t rs = (size_t)nb * bpb, tb = tile_bytes(k, qb * NR);
     for (int64_t t = t0; t < t1; t++) {
-        uint8_t *qs = dst + t * tb, *sc = qs + nb * qb * NR;
+        uint8_t *tile = dst + t * tb;
         for (int64_t b = 0; b < nb; b++) {
+            uint8_t *qs = tile + q_off(b, qb * NR), *sc = tile + s_off(b, nb, qb * NR);
             for (int i = 0; i < NR; i++) {
                 int64_t row = t * NR + i;
                 const uint8_t *blk = src + row * rs + b * bpb;
-                uint8_t *q = qs + b * qb * NR + i * 4;
                 for (int g = 0; g < qb / 4; g++) {
-                    if (row < n) memcpy(q + g * 32, blk + 2 + 4 * g, 4);
-                    else memset(q + g * 32, 0, 4);
+                    if (row < n) memcpy(qs + g * 32 + i * 4, blk + 2 + 4 * g, 4);
+                    else memset(qs + g * 32 + i * 4, 0, 4);
                 }
-                if (row < n) memcpy(sc + (b * NR + i) * 2, blk, 2);
-                else memset(sc + (b * NR + i) * 2, 0, 2);
+                if (row < n) memcpy(sc + i * 2, blk, 2);
+                else memset(sc + i * 2, 0, 2);
             }
         }
     }
@@ -62,12 +70,11 @@ static void q8_pack(const void *s, void *d, int64_t n, int64_t k, int64_t t0, in
     pack_x8(s, d, n, k, t0, t1, 34, 32);
 }
 
-INLINE void q4_tile(const uint8_t *qs, const uint8_t *sc, int64_t nb, const clv_lhs_q8 *const *x,
-                    const int R, __m256 *acc) {
+INLINE void q4_tile(const uint8_t *tile, int64_t nb, const clv_lhs_q8 *const *x, const int R,
+                    __m256 *acc) {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
-    for (int64_t b = 0; b < nb; b++, qs += 128, sc += 16) {
-        _mm_prefetch((const char *)qs + PF_DIST, _MM_HINT_T0);
-        _mm_prefetch((const char *)qs + PF_DIST + 64, _MM_HINT_T0);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *qs = tile + q_off(b, 128), *sc = tile + s_off(b, nb, 128);
         __m256i lo[4], hi[4];
         for (int g = 0; g < 4; g++) {
             __m256i v = _mm256_load_si256((const __m256i *)(qs + 32 * g));
@@ -88,10 +95,10 @@ INLINE void q4_tile(const uint8_t *qs, const uint8_t *sc, int64_t nb, const clv_
     }
 }
 
-INLINE void q8_tile(const uint8_t *qs, const uint8_t *sc, int64_t nb, const clv_lhs_q8 *const *x,
-                    const int R, __m256 *acc) {
-    for (int64_t b = 0; b < nb; b++, qs += 256, sc += 16) {
-        for (int l = 0; l < 4; l++) _mm_prefetch((const char *)qs + 2 * PF_DIST + 64 * l, _MM_HINT_T0);
+INLINE void q8_tile(const uint8_t *tile, int64_t nb, const clv_lhs_q8 *const *x, const int R,
+                    __m256 *acc) {
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *qs = tile + q_off(b, 256), *sc = tile + s_off(b, nb, 256);
         __m256i a0[MR], a1[MR];
         for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm256_setzero_si256();
         for (int g = 0; g < 8; g++) {
@@ -127,14 +134,13 @@ INLINE void store8(float *y, __m256 v, int64_t valid) {
                 x[r] = (const clv_lhs_q8 *)((const uint8_t *)a->lhs + (m + r) * a->lhs_stride);   \
             for (int64_t n = n0; n < n1; n += NR) {                                               \
                 const uint8_t *qs = (const uint8_t *)a->packed + (n / NR) * tb;                   \
-                const uint8_t *sc = qs + nb * (QBYTES);                                           \
                 __m256 acc[MR] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),  \
                                   _mm256_setzero_ps()};                                           \
                 switch (R) {                                                                      \
-                case 1: TILE(qs, sc, nb, x, 1, acc); break;                                       \
-                case 2: TILE(qs, sc, nb, x, 2, acc); break;                                       \
-                case 3: TILE(qs, sc, nb, x, 3, acc); break;                                       \
-                default: TILE(qs, sc, nb, x, 4, acc); break;                                      \
+                case 1: TILE(qs, nb, x, 1, acc); break;                                       \
+                case 2: TILE(qs, nb, x, 2, acc); break;                                       \
+                case 3: TILE(qs, nb, x, 3, acc); break;                                       \
+                default: TILE(qs, nb, x, 4, acc); break;                                      \
                 }                                                                                 \
                 for (int r = 0; r < R; r++) store8(a->y + (m + r) * a->y_stride + n, acc[r], n1 - n); \
             }                                                                                     \
