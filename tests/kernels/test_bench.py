@@ -42,7 +42,7 @@ def test_json_output_has_the_documented_fields(small, capsys):
     res = json.loads(capsys.readouterr().out)
     assert res["threads"] == 2 and res["read_bw_gbs"] > 0 and res["read_bw_after_gbs"] > 0
     assert [(d["format"], d["n"], d["k"]) for d in res["decode"]] == [
-        (t, n, k) for t in ("q4_0", "q8_0") for n, k in [(64, 256), (48, 512)]]
+        (t, n, k) for t in ("q4_0", "q8_0", "f16") for n, k in [(64, 256), (48, 512)]]
     bw = max(res["read_bw_gbs"], res["read_bw_after_gbs"])
     for d in res["decode"]:
         assert d["gbs"] > 0 and d["bw_fraction"] == pytest.approx(d["gbs"] / bw, abs=2e-3)

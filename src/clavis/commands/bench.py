@@ -14,7 +14,7 @@ def _register_kernels(bsub) -> None:
         "kernels", help="decode GB/s vs memory read bandwidth, prefill GOP/s",
         description="Measure the machine's memory read bandwidth (a STREAM-like read on all "
                     "threads, right before and after the matvecs), the decode matrix-vector "
-                    "speed for Q4_0 and Q8_0 on Llama-2-7B-sized matrices (4096x4096, "
+                    "speed for Q4_0, Q8_0 and F16 on Llama-2-7B-sized matrices (4096x4096, "
                     "11008x4096, 4096x11008; cycled so the weights exceed the 32 MiB L3) as a "
                     "fraction of that bandwidth, and the prefill GEMM throughput at M=512. "
                     "Takes about a minute.")
@@ -43,8 +43,7 @@ def run_kernels(args) -> int:
     from clavis.kernels import bench
     if args.threads is not None and not 1 <= args.threads <= 1024:
         raise ClavisError(f"--threads must be between 1 and 1024, got {args.threads}")
-    n_steps = 2 + 2 * len(bench.DECODE_SHAPES) + 3 * len(bench.PREFILL_SHAPES)
-    with tqdm(total=n_steps, desc="bench kernels", unit="step", file=sys.stderr, leave=False) as bar:
+    with tqdm(total=bench.n_steps(), desc="bench kernels", unit="step", file=sys.stderr, leave=False) as bar:
         def step(name):
             bar.set_postfix_str(name)
             bar.update(1)

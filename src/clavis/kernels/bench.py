@@ -76,7 +76,16 @@ def prefill_speed(t: str, n: int, k: int, m: int, rng, passes: int = 3) -> dict:
             "ms": round(best * 1e3, 3), "gops": round(2.0 * m * n * k / best / 1e9, 1)}
 
 
-def run(threads: int | None = None, formats_=("q4_0", "q8_0"), prefill_formats=("q4_0", "q8_0", "f16"),
+DECODE_FORMATS = ("q4_0", "q8_0", "f16")
+PREFILL_FORMATS = ("q4_0", "q8_0", "f16")
+
+
+def n_steps() -> int:
+    """Progress steps of run(): two bandwidth runs, the decode and the prefill cases."""
+    return 2 + len(DECODE_FORMATS) * len(DECODE_SHAPES) + len(PREFILL_FORMATS) * len(PREFILL_SHAPES)
+
+
+def run(threads: int | None = None, formats_=DECODE_FORMATS, prefill_formats=PREFILL_FORMATS,
         decode_shapes=None, prefill_m=None, progress=None) -> dict:
     """The whole benchmark; returns the JSON-ready dict. `progress(step_name)` is called per step."""
     decode_shapes = decode_shapes or DECODE_SHAPES
