@@ -14,7 +14,11 @@
 #if !defined(__ARM_FEATURE_MATMUL_INT8)
 #error "needs -march=armv8.6-a+i8mm (name the file *_neon_i8mm.c)"
 #endif
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#else
 #pragma GCC optimize("fp-contract=off")
+#endif
 #include <arm_neon.h>
 #include <string.h>
 
