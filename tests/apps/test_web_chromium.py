@@ -81,6 +81,7 @@ def test_chat_reply_streams_in(page):
                            timeout=60_000)
     last = page.locator(".msg.assistant.done").last.inner_text()
     assert "It is" in last and "router: clock" in last
+    assert "answered by the router (clock)" in page.inner_text("#stats")
     assert page.errors == []
 
 
@@ -100,5 +101,5 @@ def test_voice_note_upload_shows_transcript_and_summary(page, server):
     page.screenshot(path=str(ARTIFACTS / "web.png"), full_page=True)
     text = page.inner_text("#voice-result")
     assert "Error" not in text, text
-    assert "ranscript" in text
+    assert "ranscript" in text and "note.wav" in text            # the client's file name
     assert page.errors == []

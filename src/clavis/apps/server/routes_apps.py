@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import tempfile
 import time
 from importlib import resources
@@ -69,6 +70,10 @@ class Upload:
 
     def unlink(self, missing_ok=True):
         self.path.unlink(missing_ok=missing_ok)
+        try:
+            self.path.parent.rmdir()
+        except OSError:
+            pass
 
     def clean(self, e: Exception) -> APIError:
         return APIError(400, str(e).replace(str(self.path), repr(self.filename)), param="file")
@@ -81,11 +86,13 @@ async def _save_upload(form, field: str = "file") -> Upload:
     data = await up.read()
     if not data:
         raise APIError(400, f"the uploaded file '{up.filename}' is empty", param=field)
-    suffix = Path(up.filename or "").suffix[:16]
-    fd, path = tempfile.mkstemp(prefix="clavis-upload-", suffix=suffix)
+    # Keep the client's file name (results quote it, parsers look at the extension), made safe.
+    name = re.sub(r"[^\w.\- ]+", "_", Path(up.filename or "upload").name).strip(". ")[:120] or "upload"
+    path = Path(tempfile.mkdtemp(prefix="clavis-upload-")) / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
-    return Upload(Path(path), up.filename or "upload")
+    return Upload(path, up.filename or "upload")
 
 
 def _text_field(form, name: str, default=None, choices=None):
@@ -95,6 +102,19 @@ def _text_field(form, name: str, default=None, choices=None):
     if v is not None and choices and v not in choices:
         raise APIError(400, f"{name} must be one of {', '.join(choices)}; got {v!r}", param=name)
     return v
+
+
+def _int_field(form, name: str, default: int, lo: int, hi: int) -> int:
+    v = _text_field(form, name)
+    if v in (None, ""):
+        return default
+    try:
+        n = int(v)
+    except ValueError:
+        n = None
+    if n is None or not lo <= n <= hi:
+        raise APIError(400, f"{name} must be an integer in {lo}..{hi}; got {v!r}", param=name)
+    return n
 
 
 def _temperature(v: str | None) -> float:
@@ -179,12 +199,17 @@ async def voicenote(request: Request):
         from clavis.apps.voicenote import voicenote as make_note
     except ImportError:
         raise APIError(501, "voice notes are not available in this build") from None
+    opts = {"language": _text_field(form, "language") or None,
+            "beam_size": _int_field(form, "beam_size", 5, 1, 10)}
+    temperature = _temperature(_text_field(form, "temperature"))
+    if temperature > 0:
+        opts["temperature"] = (temperature,)
     path = await _save_upload(form)
     llm = st.engines.llm
     queues = [st.whisper_queue] + ([st.llm_queue] if llm is not None else [])
     try:
         note = await run_blocking(queues, lane_of(request), request,
-                                  lambda: make_note(str(path), whisper, llm=llm))
+                                  lambda: make_note(str(path), whisper, llm=llm, **opts))
     except ClavisError as e:
         raise path.clean(e) from None
     finally:

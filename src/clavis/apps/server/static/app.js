@@ -120,8 +120,9 @@ async function send(text) {
     });
     chatHistory.push({ role: "assistant", content: reply });
     const secs = (performance.now() - t0) / 1000;
-    let s = pieces + " pieces in " + secs.toFixed(1) + " s";
-    if (usage) s += " · prompt " + usage.prompt_tokens + " + reply " + usage.completion_tokens + " tokens";
+    let s = pieces + (pieces === 1 ? " piece" : " pieces") + " in " + secs.toFixed(1) + " s";
+    if (route && route.action !== "local-llm") s += " · answered by the router (" + route.action + ")";
+    else if (usage) s += " · prompt " + usage.prompt_tokens + " + reply " + usage.completion_tokens + " tokens";
     $("stats").textContent = s;
     if (route) {
       const why = document.createElement("span");
