@@ -174,3 +174,24 @@ def test_cli_ask_mode_with_a_live_remote():
                  "Dana asks: weather in Madrid today?")
         assert r.returncode == 0 and "Sunny, 25°C." in r.stdout
     assert "Dana" not in json.dumps(fake.requests[0]["body"])
+
+
+def test_cli_ask_mode_on_a_terminal_asks_first():
+    import pty
+    for answer, sent in (("n\n", 0), ("y\n", 1)):
+        with FakeRemote(reply="Cloudy.") as fake:
+            master, slave = pty.openpty()
+            try:
+                p = subprocess.Popen([sys.executable, "-m", "clavis", "ask", "--privacy", "ask",
+                                      "--remote-url", fake.url, "weather in Rome now?"],
+                                     stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+                os.write(master, answer.encode())
+                out, err = p.communicate(timeout=120)
+            finally:
+                os.close(master)
+                os.close(slave)
+        assert "Send this redacted text to 127.0.0.1" in err and "weather in Rome now?" in err
+        assert len(fake.requests) == sent
+        assert p.returncode == (0 if sent else 4)
+        assert ("Cloudy." in out) == bool(sent)
