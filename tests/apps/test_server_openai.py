@@ -99,6 +99,9 @@ def test_completion_and_sampling_params(client, local_llm):
     b = client.completions.create(model="tiny", prompt="abc", max_tokens=16, temperature=1.0,
                                   top_p=0.9, seed=7, extra_body={"ignore_eos": True})
     assert a.choices[0].text == b.choices[0].text and a.usage.completion_tokens == 16
+    streamed = client.completions.create(model="tiny", prompt="Once upon a time", max_tokens=10,
+                                         temperature=0.0, stream=True)
+    assert "".join(c.choices[0].text for c in streamed if c.choices) == r.choices[0].text
 
 
 def test_json_mode_always_returns_an_object(client):
@@ -187,7 +190,12 @@ def test_bad_requests_are_openai_errors_not_tracebacks(client, server):
              (b'{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "temperature": 9}',
               400, "temperature"),
              (b'{"model": "nope", "messages": [{"role": "user", "content": "x"}]}', 404, "nope"),
-             (b'{"model": "tiny", "messages": [{"role": "robot", "content": "x"}]}', 400, "role")]
+             (b'{"model": "tiny", "messages": [{"role": "robot", "content": "x"}]}', 400, "role"),
+             (b'{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "n": 3}', 400, "n"),
+             (b'{"model": "tiny", "messages": [{"role": "user", "content": "x"}], '
+              b'"tools": [{"type": "function"}]}', 400, "not supported"),
+             (b'{"model": "tiny", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}',
+              400, "image_url")]
     for body, status, needle in cases:
         code, out = post("/chat/completions", body)
         assert code == status, (body, out)

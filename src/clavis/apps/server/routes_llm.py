@@ -29,8 +29,10 @@ def lane_of(request: Request, body: Sampling | None = None) -> str:
 @router.get("/v1/models")
 async def list_models(request: Request):
     st = state_of(request)
+    e = st.engines
+    kinds = {e.llm_name: "llm", "auto": "router", e.whisper_name: "speech"}
     return {"object": "list", "data": [
-        {"id": n, "object": "model", "created": st.engines.created, "owned_by": "clavis"}
+        {"id": n, "object": "model", "created": e.created, "owned_by": "clavis", "kind": kinds[n]}
         for n in st.model_names() if n]}
 
 

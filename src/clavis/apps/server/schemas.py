@@ -73,6 +73,24 @@ class Sampling(_Lenient):
 class ChatRequest(Sampling):
     messages: list[ChatMessage] = Field(min_length=1)
     response_format: ResponseFormat | None = None
+    # Features a local model does not offer: refused loudly rather than silently ignored.
+    tools: list | None = None
+    functions: list | None = None
+    logprobs: bool | None = None
+
+    @field_validator("tools", "functions")
+    @classmethod
+    def _no_tools(cls, v):
+        if v:
+            raise ValueError("tool/function calling is not supported by this server")
+        return v
+
+    @field_validator("logprobs")
+    @classmethod
+    def _no_logprobs(cls, v):
+        if v:
+            raise ValueError("logprobs are not supported by this server")
+        return v
 
 
 class CompletionRequest(Sampling):

@@ -45,7 +45,7 @@ async function loadModels() {
     const keep = sel.value;
     sel.innerHTML = "";
     for (const m of data) {
-      if (m.id.startsWith("whisper")) continue;
+      if (m.kind === "speech") continue;
       const o = document.createElement("option");
       o.value = o.textContent = m.id;
       sel.appendChild(o);
