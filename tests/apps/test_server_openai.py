@@ -242,3 +242,17 @@ def test_auto_hands_off_redacted_only_when_the_server_allows(tmp_path):
     sent = json.dumps(fake.requests[0]["body"], ensure_ascii=False)
     assert "912" not in sent and "example.com" not in sent and "[PHONE]" in sent
     assert fake.requests[0]["headers"]["Authorization"] == "Bearer rk"
+
+
+def test_serve_user_errors_exit_1_with_a_message(server, tmp_path):
+    import subprocess
+    import sys
+    port = server.url.rsplit(":", 1)[1]
+    cases = [(["--port", port], "cannot listen on 127.0.0.1:" + port),
+             (["-m", str(tmp_path / "missing.gguf")], "missing.gguf"),
+             (["--queue", "-1"], "--queue"),
+             (["--api-key", " "], "--api-key")]
+    for args, needle in cases:
+        r = subprocess.run([sys.executable, "-m", "clavis", "serve", *args], capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 1 and needle in r.stderr and "Traceback" not in r.stderr, r.stderr
