@@ -169,15 +169,19 @@ typedef struct {
     float scale;
 } att_ctx;
 
-/* chunk = (query row i, kv head h): the g = hq/hkv query heads of row i that share head h */
+/* chunk = (block of up to CLV_ATT_ROWS query rows, kv head h): the g = hq/hkv query heads of
+ * those rows that share head h; the block's rows reuse each key block while it is in cache */
 static void att_task(void *p, int64_t c, int tid) {
     const att_ctx *a = p;
-    int64_t i = c / a->hkv, h = c % a->hkv, g = a->hq / a->hkv;
-    int64_t n_keys = a->n_kv;
-    if (a->causal && a->pos0 + i + 1 < n_keys) n_keys = a->pos0 + i + 1;
-    if (n_keys < 0) n_keys = 0;
-    size_t off = (size_t)(i * a->hq + h * g) * (size_t)a->d;
-    ((clv_attention_fn)clv_attention_impl)(a->q + off, a->out + off, g, a->d,
+    int64_t i0 = (c / a->hkv) * CLV_ATT_ROWS, h = c % a->hkv, g = a->hq / a->hkv;
+    int64_t rows = a->t - i0 < CLV_ATT_ROWS ? a->t - i0 : CLV_ATT_ROWS, n_keys[CLV_ATT_ROWS];
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t n = a->n_kv;
+        if (a->causal && a->pos0 + i0 + r + 1 < n) n = a->pos0 + i0 + r + 1;
+        n_keys[r] = n < 0 ? 0 : n;
+    }
+    size_t off = (size_t)(i0 * a->hq + h * g) * (size_t)a->d;
+    ((clv_attention_fn)clv_attention_impl)(a->q + off, a->out + off, rows, a->hq * a->d, g, a->d,
                                            a->k + h * a->head_bytes, a->v + h * a->head_bytes,
                                            n_keys, a->scale, a->f16);
 }
@@ -188,7 +192,8 @@ void clv_attention(clv_threadpool *pool, const float *q, const void *k_cache, co
     att_ctx a = {q, k_cache, v_cache, out, (size_t)(s_cap * d) * (f16 ? 2u : 4u),
                  t, hq, hkv, d, n_kv, pos0, causal, f16, scale};
     int64_t work = t * hq * d * (n_kv > 0 ? n_kv : 1);
-    clv_parallel_for(work >= 4 * ELEMS_PER_CHUNK ? pool : NULL, t * hkv, att_task, &a);
+    int64_t blocks = (t + CLV_ATT_ROWS - 1) / CLV_ATT_ROWS;
+    clv_parallel_for(work >= 4 * ELEMS_PER_CHUNK ? pool : NULL, blocks * hkv, att_task, &a);
 }
 
 /* ---------------------------------------------------------------- conv1d + gelu */

@@ -37,11 +37,14 @@ typedef void (*clv_silu_mul_fn)(const float *g, const float *u, float *y, int64_
 typedef void (*clv_gelu_fn)(const float *x, float *y, int64_t n);
 typedef void (*clv_add_fn)(const float *a, const float *b, float *y, int64_t n);
 typedef void (*clv_scale_fn)(const float *x, float s, float *y, int64_t n);
-/* g query heads (q[g][d], contiguous) that share one KV head attend to its first n_keys keys:
- * out[g][d] = softmax(scale * q k^T) v. k/v: [n_keys][d] float32, or IEEE half if f16.
- * n_keys == 0 gives zeros. */
-typedef void (*clv_attention_fn)(const float *q, float *out, int64_t g, int64_t d,
-                                 const void *k, const void *v, int64_t n_keys, float scale, int f16);
+/* `rows` query rows (tokens), each of g query heads (q[r * row_stride + h * d ...], the g heads
+ * contiguous) that share one KV head, attend to its first n_keys[r] keys:
+ * out[r][h] = softmax(scale * q k^T) v, out laid out like q. k/v: [keys][d] float32, or IEEE
+ * half if f16. A row with n_keys 0 gives zeros. rows <= CLV_ATT_ROWS. */
+#define CLV_ATT_ROWS 4
+typedef void (*clv_attention_fn)(const float *q, float *out, int64_t rows, int64_t row_stride,
+                                 int64_t g, int64_t d, const void *k, const void *v,
+                                 const int64_t *n_keys, float scale, int f16);
 /* One tile of conv1d + GELU as a GEMM over an im2col matrix:
  * y[co][l] = gelu(b[co] + sum_kk w[co][kk] * col[kk][l]) for co in [co0, co1), l in [l0, l1);
  * w: [cout][kdim], col: [kdim][lout], y: [cout][lout]; b may be NULL. */

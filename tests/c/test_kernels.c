@@ -188,37 +188,45 @@ static int case_rope(const void *fn, const void *ref, int i) {
 /* ------------------------------------------------------------------ attention */
 static int case_attention(const void *fn, const void *ref, int i) {
     int64_t g = irand(1, 20), d = i < 4 ? (int64_t[]){64, 128, 80, 7}[i] : irand(1, 130);
-    int64_t n_keys = i == 5 ? 0 : irand(1, 200);
+    int64_t rows = irand(1, CLV_ATT_ROWS), stride = g * d + irand(0, 9), n_max = irand(1, 200);
+    int64_t nk[CLV_ATT_ROWS];
+    for (int64_t r = 0; r < rows; r++)   /* causal-like (growing by one) or arbitrary */
+        nk[r] = i == 5 ? 0 : i % 3 ? (n_max - rows + 1 + r > 0 ? n_max - rows + 1 + r : 0) : irand(0, n_max);
     int f16 = i % 2;
     float scale = 1.0f / sqrtf((float)d);
-    float *q = randv(g * d, 2.0f), *kf = randv(n_keys * d, 1.0f), *vf = randv(n_keys * d, 1.0f);
+    float *q = randv(rows * stride, 2.0f), *kf = randv(n_max * d, 1.0f), *vf = randv(n_max * d, 1.0f);
     void *k = kf, *v = vf;
     if (f16) {   /* store the caches as half; use the rounded values for the bound */
         const clv_type_traits *h = clv_type_get(CLV_TYPE_F16);
-        k = malloc((size_t)(n_keys * d + 1) * 2);
-        v = malloc((size_t)(n_keys * d + 1) * 2);
-        h->from_float(kf, k, n_keys * d);
-        h->from_float(vf, v, n_keys * d);
-        h->to_float(k, kf, n_keys * d);
-        h->to_float(v, vf, n_keys * d);
+        k = malloc((size_t)(n_max * d + 1) * 2);
+        v = malloc((size_t)(n_max * d + 1) * 2);
+        h->from_float(kf, k, n_max * d);
+        h->from_float(vf, v, n_max * d);
+        h->to_float(k, kf, n_max * d);
+        h->to_float(v, vf, n_max * d);
     }
-    float *a = randv(g * d, 0), *b = randv(g * d, 0);
-    ((clv_attention_fn)fn)(q, a, g, d, k, v, n_keys, scale, f16);
-    ((clv_attention_fn)ref)(q, b, g, d, k, v, n_keys, scale, f16);
-    double vmax = 0;
-    for (int64_t j = 0; j < n_keys * d; j++) vmax = fabs(vf[j]) > vmax ? fabs(vf[j]) : vmax;
-    double *bd = bounds(g * d);
-    for (int64_t h = 0; h < g; h++) {
-        double serr = 0;
-        for (int64_t j = 0; j < n_keys; j++) {
-            double s = 0;
-            for (int64_t t = 0; t < d; t++) s += fabs(q[h * d + t] * kf[j * d + t]);
-            s *= scale * (d + 2) * U;
-            serr = s > serr ? s : serr;
+    float *a = randv(rows * stride, 0), *b = randv(rows * stride, 0);
+    for (int64_t j = 0; j < rows * stride; j++) a[j] = b[j] = 777.0f;   /* the gaps stay untouched */
+    ((clv_attention_fn)fn)(q, a, rows, stride, g, d, k, v, nk, scale, f16);
+    ((clv_attention_fn)ref)(q, b, rows, stride, g, d, k, v, nk, scale, f16);
+    double *bd = bounds(rows * stride);
+    for (int64_t r = 0; r < rows; r++) {
+        double vmax = 0;
+        for (int64_t j = 0; j < nk[r] * d; j++) vmax = fabs(vf[j]) > vmax ? fabs(vf[j]) : vmax;
+        for (int64_t h = 0; h < g; h++) {
+            const float *qr = q + r * stride + h * d;
+            double serr = 0;
+            for (int64_t j = 0; j < nk[r]; j++) {
+                double s = 0;
+                for (int64_t t = 0; t < d; t++) s += fabs(qr[t] * kf[j * d + t]);
+                s *= scale * (d + 2) * U;
+                serr = s > serr ? s : serr;
+            }
+            for (int64_t t = 0; t < d; t++)
+                bd[r * stride + h * d + t] = 2 * vmax * (nk[r] * U + 2 * serr + 8 * U);
         }
-        for (int64_t t = 0; t < d; t++) bd[h * d + t] = 2 * vmax * (n_keys * U + 2 * serr + 8 * U);
     }
-    int ok = close_enough("attention", a, b, bd, g * d);
+    int ok = close_enough("attention", a, b, bd, rows * stride);
     if (f16) { free(k); free(v); }
     free(q); free(kf); free(vf); free(a); free(b); free(bd);
     return ok;

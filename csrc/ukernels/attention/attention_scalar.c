@@ -31,13 +31,17 @@ static void attend_one(const float *q, float *o, int64_t d, const void *k, const
         for (int64_t i = 0; i < d; i++) o[i] = (float)(o[i] / l);
 }
 
-static void attention_scalar(const float *q, float *out, int64_t g, int64_t d, const void *k,
-                             const void *v, int64_t n_keys, float scale, int f16) {
-    for (int64_t h = 0; h < g; h++) attend_one(q + h * d, out + h * d, d, k, v, n_keys, scale, f16);
+static void attention_scalar(const float *q, float *out, int64_t rows, int64_t row_stride, int64_t g,
+                             int64_t d, const void *k, const void *v, const int64_t *n_keys,
+                             float scale, int f16) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t h = 0; h < g; h++)
+            attend_one(q + r * row_stride + h * d, out + r * row_stride + h * d, d, k, v, n_keys[r], scale, f16);
 }
 
-CLV_DECLARE_SIMD(attention, (const float *q, float *out, int64_t g, int64_t d, const void *k,
-                             const void *v, int64_t n_keys, float scale, int f16))
+CLV_DECLARE_SIMD(attention, (const float *q, float *out, int64_t rows, int64_t row_stride, int64_t g,
+                             int64_t d, const void *k, const void *v, const int64_t *n_keys,
+                             float scale, int f16))
 const clv_variant clv_attention_variants[] = {
     CLV_SIMD_VARIANTS(attention)
     {"scalar", 0, (const void *)attention_scalar},
