@@ -67,7 +67,7 @@ def weight_bytes_per_token(gguf: Path) -> tuple[int, int, float]:
 
 def read_bandwidth(threads: int) -> float:
     out = sh([sys.executable, "-c",
-              "import json,clavis.kernels.bench as b; print(json.dumps(b.read_bandwidth_gbs()))"],
+              "import json,clavis.kernels.bench as b; print(json.dumps(b.read_bandwidth()))"],
              env={**os.environ, "CLAVIS_NUM_THREADS": str(threads)})
     return float(json.loads(out.stdout.strip().splitlines()[-1]))
 

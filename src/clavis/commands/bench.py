@@ -7,6 +7,7 @@ import json
 import sys
 
 from clavis import ClavisError
+from clavis.commands.bench_llm import register_llm
 
 
 def _register_kernels(bsub) -> None:
@@ -25,7 +26,7 @@ def _register_kernels(bsub) -> None:
 
 
 # One entry per `clavis bench` subcommand: a function that adds its parser to the subparsers.
-SUBCOMMANDS = [_register_kernels]
+SUBCOMMANDS = [_register_kernels, register_llm]
 
 
 def register(sub) -> None:

@@ -1,0 +1,51 @@
+"""`clavis bench llm -m MODEL_OR_SHAPE`: prefill/decode speed and the decode's share of the
+machine's memory bandwidth, measured in the same run."""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register_llm(bsub) -> None:
+    p = bsub.add_parser(
+        "llm", help="prefill/decode tok/s and decode bandwidth vs the machine's limit",
+        description="Load MODEL (a .gguf file, an HF folder, or a shape name such as "
+                    "llama-3.2-1b, made into a random-weight GGUF first), then measure the memory "
+                    "read bandwidth, prefill tok/s on a prompt of random token ids, decode tok/s, "
+                    "and the decode's effective bandwidth (weight bytes per token x tok/s) as a "
+                    "fraction of the measured bandwidth.")
+    p.add_argument("-m", "--model", required=True, help="GGUF file, HF folder or zoo shape name")
+    p.add_argument("--quant", default="q4_0", help="quantization for a shape name (default q4_0)")
+    p.add_argument("--threads", type=int, default=None, help="threads (default: physical cores)")
+    p.add_argument("--prompt", type=int, default=512, help="prompt tokens (default 512)")
+    p.add_argument("--gen", type=int, default=128, help="decoded tokens (default 128)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from clavis.runtime.bench import bench_llm
+
+    bar = tqdm(total=5, desc="bench llm", unit="step", file=sys.stderr, leave=False)
+
+    def step(what):
+        bar.set_postfix_str(what)
+        bar.update(1)
+
+    try:
+        r = bench_llm(args.model, args.quant, args.threads, args.prompt, args.gen, step=step)
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    print(f"model {r['model']}  ({r['model_bytes'] / 2**20:.0f} MiB of weights, "
+          f"{r['bytes_per_token'] / 2**20:.0f} MiB read per token), {r['threads']} threads")
+    print(f"load            {r['load_s']:8.2f} s")
+    print(f"prefill         {r['prefill_tok_s']:8.1f} tok/s  ({r['prompt_tokens']} tokens)")
+    print(f"decode          {r['decode_tok_s']:8.1f} tok/s  ({r['generated_tokens']} tokens)")
+    print(f"read bandwidth  {r['read_bw_gbs']:8.1f} GB/s before, {r['read_bw_after_gbs']:.1f} GB/s after")
+    print(f"decode reads    {r['decode_eff_gbs']:8.1f} GB/s = {r['decode_bw_fraction']:.0%} of the bandwidth")
+    return 0

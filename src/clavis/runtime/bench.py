@@ -1,0 +1,85 @@
+"""`clavis bench llm`: how close this machine gets to its memory-bandwidth limit on one model.
+
+Measures, in one run: the memory read bandwidth (right before and after), the load time, the
+prefill speed on a prompt of random token ids, the decode speed, and the decode's effective
+bandwidth (weight bytes read per token x tokens/s) as a fraction of the measured bandwidth.
+A zoo shape name (`llama-3.2-1b`, ...) is made into a random-weight GGUF in the cache first.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from clavis import ClavisError
+
+CACHE = Path(os.environ.get("CLAVIS_CACHE", Path.home() / ".cache" / "clavis")) / "models"
+
+
+def resolve_model(model: str, quant: str = "q4_0", progress=None) -> str:
+    """A path as is; a zoo shape name -> a random-weight GGUF made once into the cache."""
+    from clavis.models import zoo
+
+    if os.path.exists(model):
+        return model
+    if model not in zoo.shape_names():
+        raise ClavisError(f"{model}: neither a file nor a known shape "
+                          f"(shapes: {', '.join(zoo.shape_names())})")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    out = CACHE / f"{model}-{quant}.gguf"
+    if not out.exists():
+        tmp = out.with_suffix(".part")
+        zoo.make(model, str(tmp), quant=quant)
+        tmp.rename(out)
+    return str(out)
+
+
+def weight_bytes_per_token(gguf_path: str) -> tuple[int, int]:
+    """(bytes of weights read per decoded token, total tensor bytes). The token embedding is read
+    one row per token, so it only counts when it doubles as the output matrix."""
+    from clavis.formats.gguf import read_gguf
+
+    gf = read_gguf(gguf_path)
+    total = sum(t.nbytes for t in gf.tensors.values())
+    embd = gf.tensors["token_embd.weight"].nbytes if "token_embd.weight" in gf.tensors else 0
+    per_token = total - embd if "output.weight" in gf.tensors else total
+    return per_token, total
+
+
+def bench_llm(model: str, quant: str = "q4_0", threads: int | None = None, prompt: int = 512,
+              gen: int = 128, seed: int = 0, step=lambda what: None) -> dict:
+    from clavis import kernels
+    from clavis.kernels.bench import read_bandwidth
+    from clavis.runtime.llm import LLM
+
+    if threads is not None:
+        kernels.set_num_threads(threads)
+    step("model")
+    path = resolve_model(model, quant)
+    per_token, total = weight_bytes_per_token(path)
+    step("read bandwidth")
+    bw_before = read_bandwidth()
+    step("load")
+    t0 = time.perf_counter()
+    llm = LLM.load(path, n_ctx=prompt + gen + 8)
+    load_s = time.perf_counter() - t0
+    rng = np.random.default_rng(seed)
+    ids = [int(t) for t in rng.integers(100, min(llm.vocab_size, 30000) - 100, size=prompt)]
+    step(f"prefill {prompt} + decode {gen}")
+    g = llm.generate(ids, max_tokens=gen, temperature=0.0, ignore_eos=True)
+    for _ in g:
+        pass
+    st = g.stats
+    step("read bandwidth")
+    bw_after = read_bandwidth()
+    eff = per_token * st.decode_tok_s / 1e9
+    return {
+        "model": model, "path": path, "threads": kernels.get_num_threads(),
+        "model_bytes": total, "bytes_per_token": per_token,
+        "load_s": load_s, "prompt_tokens": st.prompt_tokens, "generated_tokens": st.generated_tokens,
+        "prefill_tok_s": st.prefill_tok_s, "decode_tok_s": st.decode_tok_s,
+        "read_bw_gbs": bw_before, "read_bw_after_gbs": bw_after,
+        "decode_eff_gbs": eff, "decode_bw_fraction": eff / bw_before,
+    }
