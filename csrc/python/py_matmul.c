@@ -1,6 +1,6 @@
 /* Bindings for the matmul micro-kernels (csrc/ukernels/matmul/matmul.h) and the read-bandwidth
- * benchmark. The Python side (clavis/kernels/matmul.py) owns the packed buffers; this file owns
- * the threading: quantize X rows, then hand output chunks to the pool. GIL released throughout. */
+ * benchmark. The Python side (clavis/kernels/matmul.py) owns the packed buffers; the threaded
+ * driver is csrc/ukernels/matmul/matmul_run.c. GIL released around every C call. */
 #include "pyclavis.h"
 #include "ukernels/matmul/matmul.h"
 
@@ -70,20 +70,6 @@ static PyObject *py_matmul_packed_size(PyObject *self, PyObject *args) {
     return PyLong_FromSize_t(uk->packed_size(n, k));
 }
 
-typedef struct {
-    const clv_matmul_ukernel *uk;
-    const void *src;
-    void *dst;
-    int64_t n, k, tiles_per_chunk, n_tiles;
-} pack_job;
-
-static void pack_chunk(void *ctx, int64_t c, int tid) {
-    pack_job *j = ctx;
-    int64_t t0 = c * j->tiles_per_chunk, t1 = t0 + j->tiles_per_chunk;
-    if (t1 > j->n_tiles) t1 = j->n_tiles;
-    j->uk->pack(j->src, j->dst, j->n, j->k, t0, t1);
-}
-
 /* matmul_pack(src uint8, dst uint8 (64-byte aligned), type, variant, n, k) */
 static PyObject *py_matmul_pack(PyObject *self, PyObject *args) {
     PyObject *so, *dobj;
@@ -107,59 +93,14 @@ static PyObject *py_matmul_pack(PyObject *self, PyObject *args) {
     else if ((size_t)dst.len != psize || ((uintptr_t)dst.buf & 63))
         PyErr_Format(PyExc_ValueError, "packed buffer must be %zu bytes, 64-byte aligned", psize);
     else {
-        int64_t n_tiles = clv_matmul_tiles(n, uk->nr);
-        pack_job j = {uk, src.buf, dst.buf, n, k, uk->nr >= 16 ? 4 : 64, n_tiles};
         Py_BEGIN_ALLOW_THREADS
-        clv_parallel_for(clv_py_pool(), (n_tiles + j.tiles_per_chunk - 1) / j.tiles_per_chunk,
-                         pack_chunk, &j);
+        clv_matmul_pack(clv_py_pool(), uk, src.buf, dst.buf, n, k);
         Py_END_ALLOW_THREADS
         ret = Py_NewRef(Py_None);
     }
     PyBuffer_Release(&src);
     PyBuffer_Release(&dst);
     return ret;
-}
-
-typedef struct {
-    const clv_matmul_ukernel *uk;
-    clv_matmul_args a;
-    const float *x;
-    clv_lhs_q8 *xq;
-    int64_t m, rows_per_qchunk;
-    int64_t mblk, nblk, n_mb;
-} mm_job;
-
-static void quant_chunk(void *ctx, int64_t c, int tid) {
-    mm_job *j = ctx;
-    int64_t r0 = c * j->rows_per_qchunk, r1 = r0 + j->rows_per_qchunk, nb = j->a.k / CLV_QK;
-    if (r1 > j->m) r1 = j->m;
-    for (int64_t r = r0; r < r1; r++) j->uk->lhs_quant(j->x + r * j->a.k, j->xq + r * nb, j->a.k);
-}
-
-static void run_chunk(void *ctx, int64_t c, int tid) {
-    mm_job *j = ctx;
-    int64_t nbi = c / j->n_mb, mbi = c % j->n_mb;     /* neighbours share a W block (cache) */
-    int64_t m0 = mbi * j->mblk, n0 = nbi * j->nblk;
-    int64_t m1 = m0 + j->mblk < j->m ? m0 + j->mblk : j->m;
-    int64_t n1 = n0 + j->nblk < j->a.n ? n0 + j->nblk : j->a.n;
-    j->uk->run(&j->a, m0, m1, n0, n1);
-}
-
-static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
-
-/* Chunking: decode (m < 2 * mr) splits N only, ~8 chunks per thread; prefill cuts 64 x 64
- * output tiles, W-block-major so consecutive chunks reuse the same packed rows. */
-static void plan_chunks(mm_job *j, int threads) {
-    int64_t nr = j->uk->nr, mr = j->uk->mr;
-    if (j->m < 2 * mr) {
-        j->mblk = j->m;
-        j->nblk = round_up((j->a.n + threads * 8 - 1) / (threads * 8), nr);
-        if (j->nblk < 16) j->nblk = round_up(16, nr);
-    } else {
-        j->mblk = round_up(64, mr);
-        j->nblk = round_up(64, nr);
-    }
-    j->n_mb = (j->m + j->mblk - 1) / j->mblk;
 }
 
 /* matmul(x f32[M,K], packed uint8, out f32[M,N], type, variant, n, k) */
@@ -186,26 +127,13 @@ static PyObject *py_matmul(PyObject *self, PyObject *args) {
         PyErr_Format(PyExc_ValueError, "packed weight must be %zu bytes, 64-byte aligned",
                      uk->packed_size(n, k));
     } else {
-        mm_job j = {uk, {x.buf, (size_t)k * 4, p.buf, out.buf, (size_t)n, n, k}, x.buf, NULL, m};
+        size_t ss = clv_matmul_scratch_size(uk, m, k);
+        void *scratch = NULL;
         int failed = 0;
-        clv_threadpool *pool = clv_py_pool();
-        int threads = clv_threadpool_size(pool);
         Py_BEGIN_ALLOW_THREADS
-        if (uk->lhs_quant && m > 0) {
-            j.xq = malloc((size_t)m * (size_t)(k / CLV_QK) * sizeof(clv_lhs_q8));
-            if (!j.xq) failed = 1;
-            else {
-                j.rows_per_qchunk = m < 4 * threads ? 1 : 4;
-                clv_parallel_for(pool, (m + j.rows_per_qchunk - 1) / j.rows_per_qchunk, quant_chunk, &j);
-                j.a.lhs = j.xq;
-                j.a.lhs_stride = (size_t)(k / CLV_QK) * sizeof(clv_lhs_q8);
-            }
-        }
-        if (!failed && m > 0) {
-            plan_chunks(&j, threads);
-            clv_parallel_for(pool, j.n_mb * ((n + j.nblk - 1) / j.nblk), run_chunk, &j);
-        }
-        free(j.xq);
+        if (ss && !(scratch = malloc(ss))) failed = 1;
+        else clv_matmul(clv_py_pool(), uk, x.buf, m, p.buf, n, k, out.buf, scratch);
+        free(scratch);
         Py_END_ALLOW_THREADS
         if (failed) PyErr_NoMemory();
         else ret = Py_NewRef(Py_None);

@@ -103,6 +103,17 @@ void clv_lhs_quant_ref(const float *x, clv_lhs_q8 *dst, int64_t k);
 /* The same bytes, vectorised (matmul_lhs_avx512.c, matmul_lhs_avx2.c; x86 builds only). */
 void clv_lhs_quant_avx512(const float *x, clv_lhs_q8 *dst, int64_t k);
 void clv_lhs_quant_avx2(const float *x, clv_lhs_q8 *dst, int64_t k);
+/* The threaded driver (matmul_run.c), for C users and the Python binding:
+ *   clv_matmul_pack: pack raw GGUF rows of W[n, k] into `packed` (uk->packed_size(n, k) bytes,
+ *     64-byte aligned) on the pool;
+ *   clv_matmul: Y[m, n] = X[m, k] W^T on the pool; `scratch` holds the quantized activations
+ *     (clv_matmul_scratch_size bytes; may be NULL when that is 0). No allocation inside. */
+size_t clv_matmul_scratch_size(const clv_matmul_ukernel *uk, int64_t m, int64_t k);
+void clv_matmul_pack(clv_threadpool *pool, const clv_matmul_ukernel *uk, const void *src,
+                     void *packed, int64_t n, int64_t k);
+void clv_matmul(clv_threadpool *pool, const clv_matmul_ukernel *uk, const float *x, int64_t m,
+                const void *packed, int64_t n, int64_t k, float *y, void *scratch);
+
 /* Number of tiles of nr rows covering n rows. */
 static inline int64_t clv_matmul_tiles(int64_t n, int nr) { return (n + nr - 1) / nr; }
 

@@ -1,0 +1,79 @@
+/* The threaded matmul driver for C users (the Python binding uses it too): pack a weight with
+ * the pool, then per call quantize X's rows and hand output chunks to the pool.
+ * Memory is the caller's: the packed buffer and the activation scratch (clv_matmul_scratch_size). */
+#include "matmul.h"
+
+typedef struct {
+    const clv_matmul_ukernel *uk;
+    clv_matmul_args a;
+    const float *x;
+    clv_lhs_q8 *xq;
+    int64_t m, rows_per_qchunk;
+    int64_t mblk, nblk, n_mb;
+} mm_job;
+
+static void quant_chunk(void *ctx, int64_t c, int tid) {
+    mm_job *j = ctx;
+    int64_t r0 = c * j->rows_per_qchunk, r1 = r0 + j->rows_per_qchunk, nb = j->a.k / CLV_QK;
+    if (r1 > j->m) r1 = j->m;
+    for (int64_t r = r0; r < r1; r++) j->uk->lhs_quant(j->x + r * j->a.k, j->xq + r * nb, j->a.k);
+}
+
+static void run_chunk(void *ctx, int64_t c, int tid) {
+    mm_job *j = ctx;
+    int64_t nbi = c / j->n_mb, mbi = c % j->n_mb;     /* neighbours share a W block (cache) */
+    int64_t m0 = mbi * j->mblk, n0 = nbi * j->nblk;
+    int64_t m1 = m0 + j->mblk < j->m ? m0 + j->mblk : j->m;
+    int64_t n1 = n0 + j->nblk < j->a.n ? n0 + j->nblk : j->a.n;
+    j->uk->run(&j->a, m0, m1, n0, n1);
+}
+
+static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
+
+/* Chunking: decode (m < 2 * mr) splits N only, ~8 chunks per thread; prefill cuts 64 x 64
+ * output tiles, W-block-major so consecutive chunks reuse the same packed rows. */
+static void plan_chunks(mm_job *j, int threads) {
+    int64_t nr = j->uk->nr, mr = j->uk->mr;
+    if (j->m < 2 * mr) {
+        j->mblk = j->m;
+        j->nblk = round_up((j->a.n + threads * 8 - 1) / (threads * 8), nr);
+        if (j->nblk < 16) j->nblk = round_up(16, nr);
+    } else {
+        j->mblk = round_up(64, mr);
+        j->nblk = round_up(64, nr);
+    }
+    j->n_mb = (j->m + j->mblk - 1) / j->mblk;
+}
+
+size_t clv_matmul_scratch_size(const clv_matmul_ukernel *uk, int64_t m, int64_t k) {
+    return uk->lhs_quant ? (size_t)m * (size_t)(k / CLV_QK) * sizeof(clv_lhs_q8) : 0;
+}
+
+typedef struct { const clv_matmul_ukernel *uk; const void *src; void *dst; int64_t n, k, per, tiles; } pack_job;
+
+static void pack_chunk(void *ctx, int64_t c, int tid) {
+    pack_job *j = ctx;
+    int64_t t0 = c * j->per, t1 = t0 + j->per < j->tiles ? t0 + j->per : j->tiles;
+    j->uk->pack(j->src, j->dst, j->n, j->k, t0, t1);
+}
+
+void clv_matmul_pack(clv_threadpool *pool, const clv_matmul_ukernel *uk, const void *src,
+                     void *packed, int64_t n, int64_t k) {
+    pack_job j = {uk, src, packed, n, k, uk->nr >= 16 ? 4 : 64, clv_matmul_tiles(n, uk->nr)};
+    clv_parallel_for(pool, (j.tiles + j.per - 1) / j.per, pack_chunk, &j);
+}
+
+void clv_matmul(clv_threadpool *pool, const clv_matmul_ukernel *uk, const float *x, int64_t m,
+                const void *packed, int64_t n, int64_t k, float *y, void *scratch) {
+    if (m <= 0) return;
+    int threads = clv_threadpool_size(pool);
+    mm_job j = {uk, {x, (size_t)k * sizeof(float), packed, y, (size_t)n, n, k}, x, scratch, m};
+    if (uk->lhs_quant) {
+        j.rows_per_qchunk = m < 4 * threads ? 1 : 4;
+        clv_parallel_for(pool, (m + j.rows_per_qchunk - 1) / j.rows_per_qchunk, quant_chunk, &j);
+        j.a.lhs = scratch;
+        j.a.lhs_stride = (size_t)(k / CLV_QK) * sizeof(clv_lhs_q8);
+    }
+    plan_chunks(&j, threads);
+    clv_parallel_for(pool, j.n_mb * ((n + j.nblk - 1) / j.nblk), run_chunk, &j);
+}
