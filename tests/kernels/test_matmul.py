@@ -24,7 +24,8 @@ FLOAT = ["f32", "f16", "bf16"]
 # (M, N, K): M = 1 (decode), M not a multiple of the 4-row tile, N not a multiple of the 16-row
 # tile, K of one block, K much larger.
 SHAPES = [(1, 16, 32), (1, 37, 4096), (1, 300, 11008 // 4), (2, 16, 64), (3, 33, 32),
-          (5, 100, 320), (8, 48, 1024), (13, 17, 96), (64, 70, 512)]
+          (5, 100, 320), (8, 48, 1024), (13, 17, 96), (64, 70, 512),
+          (3, 20, 32 * 1100)]    # longer than the 1024-block activation scratch of q8_0 avx512vnni
 
 
 def rng_for(*key) -> np.random.Generator:
@@ -158,6 +159,11 @@ def test_threads_vector_out_and_float_input(t):
         assert np.array_equal(out, y1[2])
     else:
         np.testing.assert_allclose(out, y1[2], rtol=1e-5, atol=1e-5)
+
+
+def test_empty_batch():
+    pw = mm.PackedWeight(np.ones((8, 64), np.float32), "q8_0", 8, 64)
+    assert mm.matmul(np.ones((0, 64), np.float32), pw).shape == (0, 8)
 
 
 def test_many_small_jobs_on_resized_pools():
