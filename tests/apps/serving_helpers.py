@@ -93,13 +93,15 @@ class ServerProcess:
     """`with ServerProcess(args) as srv:` runs `python -m clavis serve --port 0 ARGS` on 127.0.0.1,
     waits until /health answers; srv.url, srv.base (…/v1), srv.proc, srv.log()."""
 
-    def __init__(self, args: list[str], tmp: Path, start_timeout: float = 180):
+    def __init__(self, args: list[str], tmp: Path, start_timeout: float = 180,
+                 launcher: list[str] | None = None):
         self.args, self.tmp, self.start_timeout = args, tmp, start_timeout
+        self.launcher = launcher or [sys.executable, "-m", "clavis"]   # or python -c CODE
         self.errpath = tmp / f"serve-{os.getpid()}-{time.monotonic_ns()}.log"
 
     def __enter__(self):
         self.err = open(self.errpath, "w+")
-        self.proc = subprocess.Popen([sys.executable, "-m", "clavis", "serve", "--host", "127.0.0.1",
+        self.proc = subprocess.Popen([*self.launcher, "serve", "--host", "127.0.0.1",
                                       "--port", "0", *self.args], stdout=subprocess.DEVNULL,
                                      stderr=self.err, start_new_session=True)
         deadline = time.monotonic() + self.start_timeout

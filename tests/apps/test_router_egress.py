@@ -84,3 +84,59 @@ def test_control_allow_mode_is_seen_by_the_hook(model):
     for req in fake.requests:
         sent = json.dumps(req["body"], ensure_ascii=False)
         assert "Clara" not in sent and "7946" not in sent
+
+
+SERVER_WITH_HOOK = r"""
+import sys
+log = open(sys.argv[1], "a")
+
+def hook(event, args):
+    if event in ("socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname"):
+        target = args[1] if event in ("socket.connect", "socket.sendto") else args[0]
+        host = str(target[0] if isinstance(target, tuple) else target)
+        log.write(f"{event} {host}\\n")
+        log.flush()
+        if not host.startswith(("127.", "::1", "localhost")):
+            raise OSError(f"egress test: blocked {event} to {host}")
+
+sys.addaudithook(hook)
+from clavis.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_server_in_local_mode_opens_no_outgoing_socket(model, tmp_path):
+    import openai
+    from serving_helpers import ServerProcess
+    events = tmp_path / "events.log"
+    rows = [json.loads(line) for line in DATA.read_text("utf-8").splitlines()]
+    with FakeRemote() as fake:
+        launcher = [sys.executable, "-c", SERVER_WITH_HOOK, str(events)]
+        with ServerProcess(["-m", str(model), "--threads", "1", "--remote-url", fake.url],
+                           tmp_path, launcher=launcher) as srv:
+            client = openai.OpenAI(base_url=srv.base, api_key="none", max_retries=0)
+            actions = {}
+            for row in rows:
+                r = client.chat.completions.create(model="auto", max_tokens=4, messages=[
+                    {"role": "user", "content": row["question"]}])
+                a = r.model_extra["clavis"]["action"]
+                actions[a] = actions.get(a, 0) + 1
+    assert fake.requests == []
+    assert set(actions) == {"local-llm", "clock", "needs-network"}, actions
+    logged = events.read_text() if events.exists() else ""
+    assert logged == "", logged        # not even a DNS lookup, loopback or not
+
+
+def test_control_server_hook_sees_an_allowed_hand_off(model, tmp_path):
+    import openai
+    from serving_helpers import ServerProcess
+    events = tmp_path / "events.log"
+    with FakeRemote(reply="Sunny.") as fake:
+        launcher = [sys.executable, "-c", SERVER_WITH_HOOK, str(events)]
+        with ServerProcess(["--privacy", "allow", "--remote-url", fake.url], tmp_path,
+                           launcher=launcher) as srv:
+            client = openai.OpenAI(base_url=srv.base, api_key="none", max_retries=0)
+            r = client.chat.completions.create(model="auto", messages=[
+                {"role": "user", "content": "What's the weather in Oslo right now?"}])
+    assert r.choices[0].message.content == "Sunny." and len(fake.requests) == 1
+    assert "socket.connect 127.0.0.1" in events.read_text()
