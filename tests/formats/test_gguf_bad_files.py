@@ -154,19 +154,19 @@ def test_tensor_with_absurd_dims(tmp_path):
 
 
 def test_unsupported_tensor_type_names_it(good, tmp_path):
-    """A K-quant file (which we do not run yet) says which tensor and type, and what works."""
+    """A type we can neither run nor convert (Q8_K) names the tensor, the type and what works."""
     gf = read_gguf(good)
     md = dict(gf.metadata)
-    specs = [TensorSpec(n, "q4_k" if n == "blk.0.ffn_down.weight" else t.type, t.shape)
+    specs = [TensorSpec(n, "q8_k" if n == "blk.0.ffn_down.weight" else t.type, t.shape)
              for n, t in gf.tensors.items()]
-    specs = [s if s.type != "q4_k" else TensorSpec(s.name, "q4_k", (64, 256)) for s in specs]
+    specs = [s if s.type != "q8_k" else TensorSpec(s.name, "q8_k", (64, 256)) for s in specs]
     from clavis.formats.gguf import tensor_nbytes
     p = tmp_path / "k.gguf"
     write_gguf(p, md["general.architecture"], md, specs,
-               lambda s: gf.tensors[s.name].data if s.type != "q4_k"
-               else np.zeros(tensor_nbytes("q4_k", s.shape), np.uint8))
+               lambda s: gf.tensors[s.name].data if s.type != "q8_k"
+               else np.zeros(tensor_nbytes("q8_k", s.shape), np.uint8))
     from clavis.runtime.llm import LLM
     with pytest.raises(ClavisError) as e:
         LLM.load(p)
     msg = str(e.value)
-    assert "blk.0.ffn_down.weight" in msg and "Q4_K" in msg and "q4_0" in msg, msg
+    assert "blk.0.ffn_down.weight" in msg and "Q8_K" in msg and "q4_0" in msg, msg

@@ -48,11 +48,17 @@ def load_llm(args):
         bar.update(1)
 
     try:
-        return LLM.load(args.model, quant=args.quant, n_ctx=args.n_ctx, threads=args.threads,
-                        progress=progress)
+        llm = LLM.load(args.model, quant=args.quant, n_ctx=args.n_ctx, threads=args.threads,
+                       progress=progress)
     finally:
         if bar is not None:
             bar.close()
+    req = llm.model.requantized
+    if req:
+        types = ", ".join(sorted({t.upper() for _, t in req}))
+        print(f"note: {len(req)} tensors in {types} were re-quantized to Q8_0 at load (no "
+              f"kernel for {types} yet; e.g. {req[0][0]})", file=sys.stderr)
+    return llm
 
 
 def format_stats(st) -> str:

@@ -135,6 +135,7 @@ class LlamaModel:
     def __init__(self, args: ModelArgs, src: WeightSource, progress: Callable | None = None):
         self.args, self.path = args, src.path
         self._check_shapes(src)
+        self.requantized = getattr(src, "requantized", [])   # [(name, type)] converted at load
         a = self.args
         self.embd, self.embd_type = src.table("token_embd.weight")
         self.output_norm = src.f32("output_norm.weight")

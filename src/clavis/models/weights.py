@@ -40,8 +40,15 @@ class WeightSource:
 
 
 class GGUFSource(WeightSource):
+    """Tensors in the kernels' types (f32/f16/bf16/q8_0/q4_0) are used as stored. Others that
+    gguf-py can dequantize (K-quants such as the Q6_K output layer of llama.cpp's "Q4_0" files,
+    Q4_1/Q5_x, IQ*) are re-quantized at load to REQUANT; `.requantized` lists them."""
+
+    REQUANT = "q8_0"
+
     def __init__(self, gf):
         self.gf, self.path = gf, gf.path
+        self.requantized: list[tuple[str, str]] = []
 
     def has(self, name):
         return name in self.gf.tensors
@@ -50,28 +57,52 @@ class GGUFSource(WeightSource):
         return self.gf.tensor(name).shape
 
     def check_type(self, name):
-        self._typed(name)
-
-    def _typed(self, name):
         t = self.gf.tensor(name)
         if t.type not in SUPPORTED_TYPES:
-            raise ClavisError(f"{self.path}: tensor {name!r} has type {t.type.upper()}, which "
-                              f"clavis does not run yet (supported: {', '.join(SUPPORTED_TYPES)}); "
-                              "use a Q4_0/Q8_0/F16 file")
-        return t
+            self._dequant(t, rows=1)
+
+    def _dequant(self, t, rows: int | None = None) -> np.ndarray:
+        """f32 values of a tensor in a type the kernels lack (gguf-py's NumPy dequantizers)."""
+        import gguf
+        from clavis.formats.gguf import TYPE_IDS
+        n_rows = int(np.prod(t.shape[:-1], dtype=np.int64)) if len(t.shape) > 1 else 1
+        data = np.asarray(t.data).reshape(n_rows, -1)
+        try:
+            qtype = gguf.GGMLQuantizationType(TYPE_IDS[t.type])
+            out = gguf.quants.dequantize(data[:rows] if rows else data, qtype)
+        except (NotImplementedError, ValueError, KeyError, gguf.quants.QuantError):
+            raise ClavisError(f"{self.path}: tensor {t.name!r} has type {t.type.upper()}, which "
+                              f"clavis cannot run or convert (kernels: "
+                              f"{', '.join(SUPPORTED_TYPES)}); use a Q4_0/Q8_0/F16 file") from None
+        return np.ascontiguousarray(out, dtype=np.float32).reshape(-1 if rows else t.shape[0],
+                                                                    *t.shape[1:])
+
+    def _requant(self, name) -> np.ndarray:
+        t = self.gf.tensor(name)
+        self.requantized.append((name, t.type))
+        return self._dequant(t)
 
     def packed(self, name):
         from clavis.kernels import matmul as kmm
-        t = self._typed(name)
+        t = self.gf.tensor(name)
         n, k = t.shape
-        return kmm.PackedWeight(t.data, t.type, n, k)
+        if t.type in SUPPORTED_TYPES:
+            return kmm.PackedWeight(t.data, t.type, n, k)
+        return kmm.PackedWeight(self._requant(name), self.REQUANT if k % 32 == 0 else "f16", n, k)
 
     def f32(self, name):
-        return np.ascontiguousarray(self._typed(name).to_f32(), dtype=np.float32)
+        t = self.gf.tensor(name)
+        arr = t.to_f32() if t.type in SUPPORTED_TYPES else self._dequant(t)
+        return np.ascontiguousarray(arr, dtype=np.float32)
 
     def table(self, name):
-        t = self._typed(name)
-        return t.data, t.type
+        from clavis.kernels import formats as kformats
+        t = self.gf.tensor(name)
+        if t.type in SUPPORTED_TYPES:
+            return t.data, t.type
+        arr = self._requant(name)
+        q = self.REQUANT if arr.shape[-1] % 32 == 0 else "f16"
+        return np.ascontiguousarray(kformats.quantize(arr, q)).reshape(-1), q
 
 
 class HFSource(WeightSource):

@@ -63,6 +63,9 @@ SHAPES: dict[str, Shape] = {
     "tiny-llama-spm": Shape("llama", dict(dim=64, n_layers=2, n_heads=4, n_kv_heads=2,
                             head_dim=16, ffn_dim=128, vocab_size=0, norm_eps=1e-5,
                             rope_theta=10000.0, n_ctx_train=2048), "spm"),
+    "tiny-llama-256": Shape("llama", dict(dim=256, n_layers=1, n_heads=4, n_kv_heads=2,
+                            head_dim=64, ffn_dim=512, vocab_size=0, norm_eps=1e-5,
+                            rope_theta=10000.0, n_ctx_train=2048), "llama3"),  # K-quant rows
     "tiny-qwen2": Shape("qwen2", dict(dim=64, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=16,
                         ffn_dim=128, vocab_size=0, norm_eps=1e-6, rope_theta=1000000.0,
                         n_ctx_train=2048, tied=True), "qwen2"),
