@@ -64,6 +64,15 @@ def test_clock_in_a_named_zone():
     assert find_zone("what is the time?") == (None, None)
 
 
+def test_clock_answers_in_the_question_language():
+    t = dt.datetime(2024, 3, 6, 8, 5, tzinfo=dt.timezone.utc)           # a Wednesday
+    assert clock("What day is it?", t).text.startswith("It is ")
+    assert "Mittwoch, 6. März 2024" in clock("Welcher Tag ist heute?", t).text
+    assert "miércoles, 6 de marzo de 2024" in clock("¿Qué día es hoy?", t).text
+    assert "mercredi 6 mars 2024" in clock("Quel jour sommes-nous ?", t).text
+    assert "среда, 6 марта 2024" in clock("Какое сегодня число?", t).text
+
+
 def test_days_until_holidays():
     # Easter Sundays as published (independent of the algorithm's derivation).
     for year, day in [(2024, (3, 31)), (2025, (4, 20)), (2026, (4, 5)), (2038, (4, 25))]:

@@ -73,21 +73,59 @@ class ToolAnswer:
     detail: str   # what the tool looked at, for --why
 
 
+# Weekday and month names per language (no dependence on the system's installed locales).
+_NAMES = {
+    "en": ("Monday Tuesday Wednesday Thursday Friday Saturday Sunday",
+           "January February March April May June July August September October November December"),
+    "de": ("Montag Dienstag Mittwoch Donnerstag Freitag Samstag Sonntag",
+           "Januar Februar März April Mai Juni Juli August September Oktober November Dezember"),
+    "es": ("lunes martes miércoles jueves viernes sábado domingo",
+           "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"),
+    "fr": ("lundi mardi mercredi jeudi vendredi samedi dimanche",
+           "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"),
+    "ru": ("понедельник вторник среда четверг пятница суббота воскресенье",
+           "января февраля марта апреля мая июня июля августа сентября октября ноября декабря"),
+}
+_SAY = {"en": "It is {t} on {wd}, {d} {m} {y}", "de": "Es ist {t} Uhr am {wd}, {d}. {m} {y}",
+        "es": "Son las {t} del {wd}, {d} de {m} de {y}", "fr": "Il est {t}, {wd} {d} {m} {y}",
+        "ru": "Сейчас {t}, {wd}, {d} {m} {y} г."}
+_LANG_HINTS = [("de", r"\b(wie|welche[rs]?|uhr|heute|ist es|spät)\b"),
+               ("es", r"(¿|\bqu[ée]\b|\bhoy\b|\bhora\b|\bfecha\b)"),
+               ("fr", r"\b(quelle|quel|heure|aujourd'hui|sommes)\b")]
+
+
+def guess_language(question: str) -> str:
+    if re.search(r"[а-яё]", question, re.IGNORECASE):
+        return "ru"
+    q = question.lower()
+    for lang, rx in _LANG_HINTS:
+        if re.search(rx, q):
+            return lang
+    return "en"
+
+
+def say_time(local: dt.datetime, lang: str) -> str:
+    days, months = (x.split() for x in _NAMES[lang])
+    return _SAY[lang].format(t=f"{local:%H:%M}", wd=days[local.weekday()], d=local.day,
+                             m=months[local.month - 1], y=local.year)
+
+
 def clock(question: str, now: dt.datetime | None = None) -> ToolAnswer:
-    """Answer a time/date/weekday question from the local clock, offline."""
+    """Answer a time/date/weekday question from the local clock, offline, in the question's
+    language (English, German, Spanish, French, Russian; English otherwise)."""
     place, zone = find_zone(question)
     if now is None:
         now = dt.datetime.now(dt.timezone.utc)
     tz = zoneinfo.ZoneInfo(zone) if zone else None
     local = now.astimezone(tz) if tz else now.astimezone()
-    where = f" in {place} ({zone})" if zone else f" here ({local.tzname() or 'local time'})"
-    text = (f"It is {local:%H:%M} on {local:%A}, {local:%d %B %Y}{where}. "
-            f"[{local.isoformat(timespec='seconds')}]")
+    where = f" — {place} ({zone})" if zone else f" ({local.tzname() or 'local time'})"
+    lang = guess_language(question)
+    text = f"{say_time(local, lang)}{where}. [{local.isoformat(timespec='seconds')}]"
     days = _days_until(question, local.date())
     if days is not None:
         name, n = days
         text = f"{n} day{'s' if n != 1 else ''} until {name} ({local:%d %B %Y} today{where})."
-    detail = f"offline clock, zone {zone or 'system local'}"
+    detail = f"offline clock, zone {zone or 'system local'}, answer in '{lang}'"
     return ToolAnswer(text, "clock", detail)
 
 
