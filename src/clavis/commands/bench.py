@@ -16,7 +16,7 @@ def _register_kernels(bsub) -> None:
         description="Measure the machine's memory read bandwidth (a STREAM-like read on all "
                     "threads, right before and after the matvecs), the decode matrix-vector "
                     "speed for Q4_0, Q8_0 and F16 on Llama-2-7B-sized matrices (4096x4096, "
-                    "11008x4096, 4096x11008; cycled so the weights exceed the 32 MiB L3) as a "
+                    "11008x4096, 4096x11008; cycling through 8x the 32 MiB L3) as a "
                     "fraction of that bandwidth, and the prefill GEMM throughput at M=512. "
                     "Takes about a minute.")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -59,7 +59,7 @@ def run_kernels(args) -> int:
 def print_table(res: dict) -> None:
     print(f"memory read bandwidth ({res['threads']} threads): {res['read_bw_gbs']:.1f} GB/s before, "
           f"{res['read_bw_after_gbs']:.1f} GB/s after the matvecs")
-    print("\ndecode: matrix-vector, weights cycled beyond the L3 (GB/s of GGUF weight bytes)")
+    print("\ndecode: matrix-vector, weights cycled through 8x the L3 (GB/s of GGUF weight bytes)")
     print(f"  {'format':<7}{'n x k':<13}{'variant':<12}{'ms':>8}{'GB/s':>8}{'of read bw':>12}")
     for d in res["decode"]:
         print(f"  {d['format']:<7}{str(d['n']) + 'x' + str(d['k']):<13}{d['variant']:<12}"

@@ -2,7 +2,7 @@
 
 In one run: the read bandwidth (a STREAM-like read in C on all pool threads), then the decode
 matrix-vector products for Q4_0 and Q8_0 on Llama-2-7B-sized matrices, cycling through enough
-copies that the weights exceed the last-level cache, then the prefill GEMM at M = 512, then the
+copies that the weights exceed the last-level cache 8 times, then the prefill GEMM at M = 512, then the
 read bandwidth again. Every figure is the best of several passes (as STREAM reports).
 GB/s of a matvec counts the GGUF bytes of the weight (what a model file holds per token).
 bw_fraction = matvec GB/s / max(read bandwidth before, after): the conservative choice.
@@ -19,7 +19,10 @@ from clavis.kernels import matmul as mm
 DECODE_SHAPES = [(4096, 4096), (11008, 4096), (4096, 11008)]   # Llama-2-7B attention / MLP
 PREFILL_SHAPES = [(4096, 4096)]
 PREFILL_M = 512
-CACHE_BYTES = 32 << 20          # the L3 of the development machine; we cycle through 3x that
+CACHE_BYTES = 32 << 20          # the L3 of the development machine
+CYCLE_FACTOR = 8                # decode cycles through >= 8x that, so (almost) nothing is an L3 hit
+PASSES = 20                     # best of: short passes (~5 ms) catch the quiet moments of a shared
+                                # machine equally for the read kernel and the matvecs
 
 
 def random_gguf(t: str, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -35,17 +38,17 @@ def random_gguf(t: str, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return data
 
 
-def read_bandwidth(nbytes: int = 256 << 20, reps: int = 10) -> float:
+def read_bandwidth(nbytes: int = 256 << 20, reps: int = PASSES) -> float:
     """Best read bandwidth in GB/s of `reps` passes over a fresh buffer, all pool threads."""
     buf = np.ones(nbytes, dtype=np.uint8)     # touched, so no page faults while timing
     _C.read_bandwidth(buf, 1)                 # warm-up pass
     return nbytes / min(_C.read_bandwidth(buf, reps)) / 1e9
 
 
-def decode_speed(t: str, n: int, k: int, rng, passes: int = 20) -> dict:
+def decode_speed(t: str, n: int, k: int, rng, passes: int = PASSES) -> dict:
     data = random_gguf(t, n, k, rng)
     first = mm.PackedWeight(data, t, n, k)
-    copies = max(2, -(-3 * CACHE_BYTES // first.nbytes))
+    copies = max(2, -(-CYCLE_FACTOR * CACHE_BYTES // first.nbytes))
     ws = [first] + [mm.PackedWeight(data, t, n, k) for _ in range(copies - 1)]
     x = rng.standard_normal(k).astype(np.float32)
     out = np.empty(n, np.float32)
