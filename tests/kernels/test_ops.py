@@ -477,3 +477,40 @@ def test_empty_inputs_give_empty_outputs():
     kv = np.zeros((1, 4, 8), np.float32)
     assert ops.attention(np.zeros((0, 2, 8), np.float32), kv, kv, 4, 0, True, 1.0).shape == (0, 2, 8)
     assert ops.embedding(np.zeros(34, np.uint8), "q8_0", 32, np.zeros(0, np.int32)).shape == (0, 32)
+
+
+def test_random_garbage_raises_clavis_error_or_works():
+    """A few hundred calls with random shapes, dtypes and numbers: a result or a ClavisError,
+    never another exception (and never a crash, which would kill this test run)."""
+    r = rng_for("fuzz")
+    dtypes = [np.float32, np.float32, np.float32, np.float16, np.float64, np.int32, np.uint8]
+
+    def arr(nd=None):
+        nd = int(r.integers(0, 4)) if nd is None else nd
+        shape = tuple(int(v) for v in r.integers(0, 6, nd))
+        return (r.standard_normal(shape) * 3).astype(dtypes[int(r.integers(0, len(dtypes)))])
+
+    def num():
+        return [0, 1, -1, 2, 7, 3.5, -5, 10 ** 12][int(r.integers(0, 8))]
+
+    calls = [
+        lambda: ops.rms_norm(arr(), arr(1), num()),
+        lambda: ops.layer_norm(arr(), arr(1), arr(1), num()),
+        lambda: ops.softmax(arr()),
+        lambda: ops.gelu(arr()),
+        lambda: ops.silu_mul(arr(), arr()),
+        lambda: ops.add(arr(), arr()),
+        lambda: ops.scale(arr(), num()),
+        lambda: ops.rope(arr(3), arr(1), num(), bool(r.integers(0, 2)), num()),
+        lambda: ops.embedding(arr(), ["q8_0", "q4_0", "f32", 3, 99][int(r.integers(0, 5))], num(), arr(1)),
+        lambda: ops.attention(arr(3), arr(3), arr(3), num(), num(), bool(r.integers(0, 2)), 1.0),
+        lambda: ops.conv1d_gelu(arr(2), arr(3), arr(1), num(), num()),
+    ]
+    outcomes = {"ok": 0, "error": 0}
+    for i in range(int(os.environ.get("CLAVIS_FUZZ_CALLS", "600"))):
+        try:
+            calls[i % len(calls)]()
+            outcomes["ok"] += 1
+        except ClavisError:
+            outcomes["error"] += 1
+    assert outcomes["ok"] > 0 and outcomes["error"] > 0, outcomes

@@ -33,9 +33,16 @@ def _f32(name: str, op: str, a, allow_none: bool = False):
     return np.ascontiguousarray(a)
 
 
+def _empty(op: str, shape) -> np.ndarray:
+    try:
+        return np.empty(shape, dtype=np.float32)
+    except (MemoryError, ValueError) as e:
+        raise ClavisError(f"ops.{op}: cannot allocate an output of shape {tuple(shape)}: {e}") from None
+
+
 def _out(op: str, out, shape) -> np.ndarray:
     if out is None:
-        return np.empty(shape, dtype=np.float32)
+        return _empty(op, shape)
     if not isinstance(out, np.ndarray) or out.dtype != np.float32 or not out.flags.c_contiguous \
             or not out.flags.writeable:
         raise ClavisError(f"ops.{op}: out must be a writable C-contiguous float32 array")
@@ -104,7 +111,8 @@ def gelu(x, out=None) -> np.ndarray:
 def add(a, b, out=None) -> np.ndarray:
     """a + b, where b has a's shape or is one row (a's last dimension) added to every row."""
     a, b = _f32("a", "add", a), _f32("b", "add", b)
-    if b.shape != a.shape and not (b.size == (a.shape[-1] if a.ndim else 1) and b.ndim <= 1):
+    row = a.shape[-1] if a.ndim else 1
+    if b.shape != a.shape and not (b.size == row and (b.ndim <= 1 or b.shape[-1] == row)):
         raise ClavisError(f"ops.add: b {b.shape} must have a's shape {a.shape} or be one row of "
                           f"{a.shape[-1] if a.ndim else 1}")
     out = _out("add", out, a.shape)
@@ -163,7 +171,7 @@ def embedding(data, type, n_cols: int, ids) -> np.ndarray:
     ids = np.ascontiguousarray(ids.reshape(-1), dtype=np.int32)
     if int(n_cols) <= 0:
         raise ClavisError(f"ops.embedding: n_cols must be positive, got {n_cols}")
-    out = np.empty((ids.shape[0], int(n_cols)), dtype=np.float32)
+    out = _empty("embedding", (ids.shape[0], int(n_cols)))
     _call("embedding", _C.embedding, np.ascontiguousarray(data), int(tid), int(n_cols), ids, out)
     return out
 
