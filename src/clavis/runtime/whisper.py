@@ -68,10 +68,14 @@ class WhisperModel:
     @classmethod
     def load(cls, path: str | os.PathLike, quant: str | None = None,
              threads: int | None = None) -> "WhisperModel":
+        """A Hugging Face folder, a hub repo id (openai/whisper-base) or a whisper.cpp .bin."""
         t0 = time.perf_counter()
         if threads:
             from clavis import kernels
             kernels.set_num_threads(threads)
+        from clavis.runtime import hub
+        if hub.looks_like_repo(os.fspath(path)):   # openai/whisper-base: the hub cache, or download
+            path = hub.download(os.fspath(path))
         m = cls(load_whisper(path, quant))
         m.load_seconds = time.perf_counter() - t0
         return m
