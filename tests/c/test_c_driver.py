@@ -41,8 +41,11 @@ def _tool(name: str) -> str:
 def _ensure_cross_tools():
     if _tool("aarch64-linux-gnu-gcc") and _tool("qemu-aarch64"):
         return
-    subprocess.run(["apt-get", "install", "-y", "-q", *APT], check=False, capture_output=True,
-                   timeout=900)
+    for cmd in (["apt-get", "install", "-y", "-q", *APT], ["apt-get", "update", "-q"],
+                ["apt-get", "install", "-y", "-q", *APT]):
+        if _tool("aarch64-linux-gnu-gcc") and _tool("qemu-aarch64"):
+            break
+        subprocess.run(cmd, check=False, capture_output=True, timeout=900)
     missing = [t for t in ("aarch64-linux-gnu-gcc", "qemu-aarch64") if not _tool(t)]
     assert not missing, (f"{missing} not found and `apt-get install -y {' '.join(APT)}` did not "
                          "provide them (run it as root, or `make deps`)")
