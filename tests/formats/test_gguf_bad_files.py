@@ -170,3 +170,19 @@ def test_unsupported_tensor_type_names_it(good, tmp_path):
         LLM.load(p)
     msg = str(e.value)
     assert "blk.0.ffn_down.weight" in msg and "Q8_K" in msg and "q4_0" in msg, msg
+
+
+@pytest.mark.parametrize("key,value,words", [
+    ("qwen2.block_count", "two", ["qwen2.block_count", "'two'"]),
+    ("qwen2.attention.head_count_kv", 3, ["n_heads=4", "n_kv_heads=3"]),
+    ("qwen2.embedding_length", 0, ["qwen2.attention.head_count"]),
+    ("qwen2.rope.scaling.type", "yarn", ["yarn", "not supported"]),
+])
+def test_bad_hyper_parameters(good, tmp_path, key, value, words):
+    md = {key: value}
+    if key.endswith("scaling.type"):
+        md["qwen2.rope.scaling.factor"] = 4.0
+    if key.endswith("embedding_length"):
+        md["qwen2.attention.head_count"] = 0
+    p = _rewrite(good, tmp_path / "hp.gguf", metadata=md)
+    _expect(p, *words)

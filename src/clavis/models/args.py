@@ -26,6 +26,7 @@ class ModelArgs:
     n_ctx_train: int = 4096
     tied: bool = False           # output projection shares token_embd
     rope_scaling: dict | None = None   # HF-style {"rope_type": "llama3", "factor": ...}
+    n_rot: int = 0               # rotary dims per head (0 = head_dim)
     name: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -39,6 +40,11 @@ class ModelArgs:
             v = getattr(self, f)
             if not isinstance(v, int) or v <= 0:
                 raise ClavisError(f"{self.arch}: hyper-parameter {f} = {v!r} must be a positive int")
+        if not self.n_rot:
+            self.n_rot = self.head_dim
+        if self.n_rot > self.head_dim or self.n_rot % 2:
+            raise ClavisError(f"{self.arch}: rope dimension count {self.n_rot} must be even and "
+                              f"<= head_dim {self.head_dim}")
         if self.n_heads % self.n_kv_heads:
             raise ClavisError(f"{self.arch}: n_heads={self.n_heads} is not a multiple of "
                               f"n_kv_heads={self.n_kv_heads}")
@@ -48,25 +54,40 @@ class ModelArgs:
     def from_gguf(cls, gf, vocab_size: int) -> "ModelArgs":
         a = gf.arch
 
-        def key(k, default=None):
+        def key(k, default=None, kind=int):
             full = f"{a}.{k}"
-            if default is None:
-                return gf.require(full)
-            return gf.get(full, default)
+            v = gf.require(full) if default is None else gf.get(full, default)
+            try:
+                if isinstance(v, (list, str)) and kind is not str:
+                    raise TypeError
+                return kind(v)
+            except (TypeError, ValueError):
+                raise ClavisError(f"{gf.path}: metadata {full!r} = {v!r} is not a valid "
+                                  f"{kind.__name__}") from None
 
-        dim, n_heads = int(key("embedding_length")), int(key("attention.head_count"))
+        dim, n_heads = key("embedding_length"), key("attention.head_count")
         if n_heads <= 0:
             raise ClavisError(f"{gf.path}: metadata '{a}.attention.head_count' = {n_heads}")
-        return cls(
-            arch=a, dim=dim, n_layers=int(key("block_count")), n_heads=n_heads,
-            n_kv_heads=int(key("attention.head_count_kv", n_heads)),
-            head_dim=int(key("attention.key_length", dim // n_heads)),
-            ffn_dim=int(key("feed_forward_length")), vocab_size=int(vocab_size),
-            norm_eps=float(key("attention.layer_norm_rms_epsilon", 1e-5)),
-            rope_theta=float(key("rope.freq_base", 10000.0)),
-            n_ctx_train=int(key("context_length", 4096)),
-            name=str(gf.get("general.name", "")),
-        )
+        scaling = key("rope.scaling.type", "none", str)
+        factor = key("rope.scaling.factor", 1.0, float)
+        if scaling not in ("none", "llama3") and factor not in (0.0, 1.0):
+            raise ClavisError(f"{gf.path}: metadata '{a}.rope.scaling.type' = {scaling!r} "
+                              f"(factor {factor}) is not supported yet; supported: none, and "
+                              "llama3 via rope_freqs")
+        head_dim = key("attention.key_length", dim // n_heads)
+        try:
+            return cls(
+                arch=a, dim=dim, n_layers=key("block_count"), n_heads=n_heads,
+                n_kv_heads=key("attention.head_count_kv", n_heads),
+                head_dim=head_dim, n_rot=key("rope.dimension_count", head_dim),
+                ffn_dim=key("feed_forward_length"), vocab_size=int(vocab_size),
+                norm_eps=key("attention.layer_norm_rms_epsilon", 1e-5, float),
+                rope_theta=key("rope.freq_base", 10000.0, float),
+                n_ctx_train=key("context_length", 4096),
+                name=str(gf.get("general.name", "")),
+            )
+        except ClavisError as e:
+            raise ClavisError(f"{gf.path}: {e}") from None
 
     def gguf_metadata(self) -> dict[str, Any]:
         a = self.arch
@@ -80,7 +101,7 @@ class ModelArgs:
             f"{a}.attention.head_count_kv": self.n_kv_heads,
             f"{a}.rope.freq_base": float(self.rope_theta),
             f"{a}.attention.layer_norm_rms_epsilon": float(self.norm_eps),
-            f"{a}.rope.dimension_count": self.head_dim,
+            f"{a}.rope.dimension_count": self.n_rot,
             f"{a}.vocab_size": self.vocab_size,
         }
         if self.head_dim != self.dim // self.n_heads:
@@ -152,7 +173,8 @@ class ModelArgs:
         factor = float(s["factor"])
         lo, hi = float(s.get("low_freq_factor", 1.0)), float(s.get("high_freq_factor", 4.0))
         old_ctx = float(s.get("original_max_position_embeddings", 8192))
-        inv_freq = self.rope_theta ** (-np.arange(0, self.head_dim, 2, dtype=np.float64) / self.head_dim)
+        d = self.n_rot
+        inv_freq = self.rope_theta ** (-np.arange(0, d, 2, dtype=np.float64) / d)
         wavelen = 2 * math.pi / inv_freq
         smooth = (old_ctx / wavelen - lo) / (hi - lo)
         divisor = 1.0 / ((1 - smooth) / factor + smooth)

@@ -73,7 +73,7 @@ class LlamaModel:
         if not a.tied:
             t["output.weight"] = (a.vocab_size, a.dim)
         if a.rope_freq_factors() is not None:
-            t["rope_freqs.weight"] = (a.head_dim // 2,)
+            t["rope_freqs.weight"] = (a.n_rot // 2,)
         for i in range(a.n_layers):
             t.update({f"blk.{i}.{s}": shp for s, shp in cls.layer_shapes(a).items()})
         return t
@@ -150,7 +150,7 @@ class LlamaModel:
     def _check_shapes(self, src: WeightSource) -> None:
         want = self.tensor_shapes(self.args)
         if src.has("rope_freqs.weight"):
-            want["rope_freqs.weight"] = (self.args.head_dim // 2,)
+            want["rope_freqs.weight"] = (self.args.n_rot // 2,)
         for name, shape in want.items():
             if not src.has(name):
                 raise ClavisError(f"{src.path}: missing tensor {name!r} ({self.arch} with "
@@ -234,8 +234,8 @@ class LlamaModel:
         v = self._matmul(h, L.wv, L.bv).reshape(T, a.n_kv_heads, D)          # [T, Hkv, D]
         hook_i("q", q), hook_i("k", k), hook_i("v", v)
         q, k = self._qk_norm(L, q, k)
-        ops.rope(q, pos, a.rope_theta, a.neox, D, self.freq_factors)
-        ops.rope(k, pos, a.rope_theta, a.neox, D, self.freq_factors)
+        ops.rope(q, pos, a.rope_theta, a.neox, a.n_rot, self.freq_factors)
+        ops.rope(k, pos, a.rope_theta, a.neox, a.n_rot, self.freq_factors)
         hook_i("q_rope", q), hook_i("k_rope", k)
         kc, vc = kv.k[i], kv.v[i]                                           # [Hkv, n_ctx, D]
         kc[:, pos0:pos0 + T, :] = k.transpose(1, 0, 2)
