@@ -1,7 +1,13 @@
 """Tiny random-weight models written at test time (GGUF + the same weights as an HF folder)."""
 from __future__ import annotations
 
+import importlib
+import subprocess
+from pathlib import Path
+
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SEED = 1234  # printed by the tests on failure so a run can be replayed
 
@@ -23,3 +29,15 @@ def tiny_models(tmp_path_factory):
         return cache[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def llama_cpp():
+    """llama-cpp-python, built from source by scripts/install_llama_cpp.sh when missing (the
+    suite installs what it needs rather than skipping)."""
+    try:
+        return importlib.import_module("llama_cpp")
+    except ImportError:
+        subprocess.run(["bash", str(ROOT / "scripts/install_llama_cpp.sh")], check=True)
+        importlib.invalidate_caches()
+        return importlib.import_module("llama_cpp")

@@ -31,9 +31,9 @@ def test_convert_equals_direct_gguf(tiny_models, tmp_path, shape):
 
 
 @pytest.mark.parametrize("shape", ["tiny-llama", "tiny-llama-spm", "tiny-qwen2"])
-def test_llama_cpp_tokenizes_converted_file_like_transformers(tiny_models, tmp_path, shape):
-    llama_cpp = pytest.importorskip("llama_cpp")
-    transformers = pytest.importorskip("transformers")
+def test_llama_cpp_tokenizes_converted_file_like_transformers(tiny_models, tmp_path, shape,
+                                                             llama_cpp):
+    import transformers
     _, hf = tiny_models(shape, "f32")
     out = tmp_path / "conv.gguf"
     convert(hf, str(out), "q4_0")

@@ -3,28 +3,12 @@ the same logits as ours: per-position cosine >= 0.999 and max |d| <= 2% of the l
 (Both engines quantize activations to int8 blocks, so an f32 reference is the wrong yardstick.)"""
 from __future__ import annotations
 
-import importlib
-import subprocess
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from clavis.runtime.llm import LLM
 
-from conftest import SEED
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def llama_cpp():
-    try:
-        return importlib.import_module("llama_cpp")
-    except ImportError:   # the suite installs what it needs (a source build; takes minutes)
-        subprocess.run(["bash", str(ROOT / "scripts/install_llama_cpp.sh")], check=True)
-        importlib.invalidate_caches()
-        return importlib.import_module("llama_cpp")
+SEED = 1234  # the base seed of these tests (tiny_models uses its own, in conftest.py)
 
 
 def _llamacpp_logits(llama_cpp, path, ids):

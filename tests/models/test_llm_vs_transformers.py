@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+import torch
+import transformers
 
-from clavis.runtime.llm import LLM  # noqa: E402
+from clavis.runtime.llm import LLM
 
-from conftest import SEED  # noqa: E402
+SEED = 1234  # the base seed of these tests (tiny_models uses its own, in conftest.py)
 
 SHAPES = ["tiny-llama", "tiny-qwen2", "tiny-qwen3"]
 N_TOKENS = 300          # > one prefill chunk (256), long enough for llama3 rope scaling to matter
