@@ -40,9 +40,9 @@ static inline VF vpow2i(VF n) {
     __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
 }
-/* r where x >= lo, else 0 */
+/* 0 where x < lo, else r (NaN x keeps r) */
 static inline VF vzero_below(VF r, VF x, float lo) {
-    return _mm256_and_ps(r, _mm256_cmp_ps(x, _mm256_set1_ps(lo), _CMP_GE_OQ));
+    return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(lo), _CMP_LT_OQ), r);
 }
 /* lanes >= n set to 0 */
 static inline VF vkeepn(VF v, int64_t n) {

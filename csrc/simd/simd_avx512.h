@@ -35,8 +35,8 @@ static inline VF vpow2i(VF n) {
     __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
     return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
 }
-static inline VF vzero_below(VF r, VF x, float lo) {
-    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(lo), _CMP_GE_OQ), r);
+static inline VF vzero_below(VF r, VF x, float lo) {   /* 0 where x < lo, else r */
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(lo), _CMP_NLT_UQ), r);
 }
 static inline __mmask16 clv_maskn(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 static inline VF vkeepn(VF v, int64_t n) { return _mm512_maskz_mov_ps(clv_maskn(n), v); }

@@ -16,10 +16,11 @@ static inline void vst(float *p, VF v, int64_t n) {
 static inline VF vld_f16(const uint16_t *p, int64_t n) { return n >= VW ? vload_f16(p) : vloadn_f16(p, n); }
 
 /* exp(x): range reduction x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial (Cephes' expf
- * coefficients), scale by 2^n. ~1-2 ulp on [-87.3, 88.0]; 0 below, clamped above. */
+ * coefficients), scale by 2^n. ~1-2 ulp on [-87.3, 88.0]; 0 below, clamped above; NaN stays NaN
+ * (the clamps take x as their second operand, which x86 max/min return when one is NaN). */
 static inline VF vexp(VF x) {
     const float lo = -87.33654f;
-    VF xc = vmin(vmax(x, vset1(lo)), vset1(88.02f));
+    VF xc = vmin(vset1(88.02f), vmax(vset1(lo), x));
     VF n = vround(vmul(xc, vset1(1.44269504088896341f)));
     VF r = vfnma(n, vset1(0.693359375f), xc);
     r = vfnma(n, vset1(-2.12194440e-4f), r);

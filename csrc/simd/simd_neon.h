@@ -36,8 +36,8 @@ static inline VF vpow2i(VF n) {
     int32x4_t e = vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127));
     return vreinterpretq_f32_s32(vshlq_n_s32(e, 23));
 }
-static inline VF vzero_below(VF r, VF x, float lo) {
-    return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(r), vcgeq_f32(x, vdupq_n_f32(lo))));
+static inline VF vzero_below(VF r, VF x, float lo) {   /* 0 where x < lo, else r */
+    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(r), vcltq_f32(x, vdupq_n_f32(lo))));
 }
 static inline VF vkeepn(VF v, int64_t n) {
     const uint32_t idx[4] = {0, 1, 2, 3};

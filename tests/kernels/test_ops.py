@@ -516,3 +516,13 @@ def test_random_garbage_raises_clavis_error_or_works():
         except ClavisError:
             outcomes["error"] += 1
     assert outcomes["ok"] > 0 and outcomes["error"] > 0, outcomes
+
+
+def test_nan_propagates():
+    """A NaN in the input shows up in the output instead of being hidden by exp's clamps."""
+    x = np.linspace(-3, 3, 37, dtype=np.float32).reshape(1, -1).copy()
+    x[0, 5] = np.nan
+    for op, fn in [("softmax", lambda: ops.softmax(x)), ("gelu", lambda: ops.gelu(x)),
+                   ("silu_mul", lambda: ops.silu_mul(x, np.ones_like(x)))]:
+        for v, y in run_all(op, fn).items():
+            assert np.isnan(y[0, 5]), f"{op}[{v}] lost a NaN"
