@@ -87,8 +87,11 @@ class GGUFSource(WeightSource):
         t = self.gf.tensor(name)
         n, k = t.shape
         if t.type in SUPPORTED_TYPES:
-            return kmm.PackedWeight(t.data, t.type, n, k)
-        return kmm.PackedWeight(self._requant(name), self.REQUANT if k % 32 == 0 else "f16", n, k)
+            w = kmm.PackedWeight(t.data, t.type, n, k)
+        else:
+            w = kmm.PackedWeight(self._requant(name), self.REQUANT if k % 32 == 0 else "f16", n, k)
+        release_pages(t.data)   # packed: the file's copy need not stay resident (peak RSS)
+        return w
 
     def f32(self, name):
         t = self.gf.tensor(name)
@@ -146,6 +149,28 @@ class HFSource(WeightSource):
         if self.quant == "f32":
             return arr.reshape(-1).view(np.uint8), "f32"
         return np.ascontiguousarray(kformats.quantize(arr, self.quant)).reshape(-1), self.quant
+
+
+def release_pages(arr) -> None:
+    """Drop the resident pages of a read-only file mapping (np.memmap) from this process: they
+    stay in the page cache and fault back in if read again. Anything else is left alone (on
+    anonymous memory MADV_DONTNEED would zero the data)."""
+    global _madvise
+    if not isinstance(arr, np.memmap) or arr.nbytes == 0 or arr.flags.writeable:
+        return
+    if _madvise is None:
+        import ctypes
+        import mmap
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.madvise
+        fn.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        _madvise = (fn, getattr(mmap, "MADV_DONTNEED", 4), mmap.PAGESIZE)
+    fn, advice, page = _madvise
+    start = arr.ctypes.data // page * page
+    fn(start, arr.ctypes.data + arr.nbytes - start, advice)   # best effort: errors ignored
+
+
+_madvise = None
 
 
 def permute_qk(w: np.ndarray, n_head: int) -> np.ndarray:
