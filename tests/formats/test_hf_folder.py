@@ -90,3 +90,12 @@ def test_repo_id_offline_is_a_clear_error(tmp_path):
                             "HF_HOME": str(tmp_path)})
     assert r.returncode == 3, r.stderr
     assert "by hand" in r.stdout and "config.json" in r.stdout
+
+
+def test_repo_file_ids():
+    from clavis.runtime.hub import looks_like_repo, split_repo_file
+    assert split_repo_file("Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q4_0.gguf") == (
+        "Qwen/Qwen2.5-0.5B-Instruct-GGUF", "qwen2.5-0.5b-instruct-q4_0.gguf")
+    assert split_repo_file("meta-llama/Llama-3.2-1B") == ("meta-llama/Llama-3.2-1B", None)
+    assert looks_like_repo("a/b") and looks_like_repo("a/b/c.gguf")
+    assert not looks_like_repo("/abs/path/model.gguf") and not looks_like_repo("model.gguf")

@@ -11,7 +11,16 @@ HF_PATTERNS = ["*.json", "*.safetensors", "tokenizer*", "*.jinja"]
 
 
 def looks_like_repo(s: str) -> bool:
-    return bool(REPO_RE.match(s)) and not os.path.exists(s)
+    """owner/name or owner/name/file.gguf, when no such local path exists."""
+    return bool(REPO_RE.match(s) or split_repo_file(s)[1]) and not os.path.exists(s)
+
+
+def split_repo_file(s: str) -> tuple[str, str | None]:
+    """"owner/name/file.gguf" -> ("owner/name", "file.gguf"); otherwise (s, None)."""
+    parts = s.split("/")
+    if len(parts) >= 3 and parts[-1].endswith(".gguf") and REPO_RE.match("/".join(parts[:2])):
+        return "/".join(parts[:2]), "/".join(parts[2:])
+    return s, None
 
 
 def _offline_help(repo: str, filename: str | None, err: Exception) -> ClavisError:

@@ -40,24 +40,34 @@ class LLM:
     def load(cls, path_or_hf_repo: str | os.PathLike, quant: str | None = None, n_ctx: int = 4096,
              threads: int | None = None, kv_dtype: str | None = None,
              progress=None) -> "LLM":
-        """`quant` (HF folders only: "q4_0" | "q8_0" | "f16" | "f32") quantizes at load; a GGUF
+        """`path_or_hf_repo`: a .gguf file, an HF folder, a hub repo id "owner/name" (its
+        safetensors) or "owner/name/file.gguf" (one GGUF file of a repo).
+        `quant` (HF folders only: "q4_0" | "q8_0" | "f16" | "f32") quantizes at load; a GGUF
         runs in the types it was written in. `kv_dtype` defaults to f32 for f32 weights, else f16.
         `progress(done, total)` is called as layers are packed."""
         from clavis.formats.gguf import read_gguf
         from clavis.formats.hf import HFFolder, is_hf_folder
         from clavis.models.registry import load_gguf_model, load_hf_model
-        from clavis.runtime.hub import download, looks_like_repo
+        from clavis.runtime.hub import download, looks_like_repo, split_repo_file
 
         if threads is not None:
             from clavis import kernels
             kernels.set_num_threads(int(threads))
         path = os.fspath(path_or_hf_repo)
+        repo = None
         if looks_like_repo(path):
-            path = download(path)
+            repo, filename = split_repo_file(path)
+            try:
+                path = download(repo, filename)
+            except ClavisError as e:
+                raise ClavisError(f"{path}: no such local file or folder; as a Hugging Face hub "
+                                  f"id: {e}") from None
         if os.path.isdir(path):
             if not is_hf_folder(path):
+                hint = (f" (for a GGUF repo, name the file: {repo}/FILE.gguf; "
+                        f"`clavis pull {repo} --list` lists them)") if repo else ""
                 raise ClavisError(f"{path}: a folder without config.json; expected a Hugging Face "
-                                  "model folder (config.json, *.safetensors, tokenizer.json)")
+                                  "model folder (config.json, *.safetensors, tokenizer.json)" + hint)
             folder = HFFolder(path)
             model = load_hf_model(folder, quant, progress)
             tok = _tokenizer_hf(path)
