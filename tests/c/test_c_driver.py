@@ -146,3 +146,15 @@ def test_arm_under_qemu_lower_tiers(arm_exe, disable, absent, present):
     assert present in names and absent not in names, (disable, sorted(names))
     if disable == "all":
         assert names == {"scalar"}
+
+
+@pytest.mark.parametrize("cpu,features,best", [
+    ("cortex-a72", "neon", "neon"),                  # Armv8.0: no dotprod
+    ("cortex-a76", "neon dotprod fp16", "neon_dotprod"),   # Armv8.2: dotprod, no i8mm
+])
+def test_arm_real_cpu_models_detected_from_hwcap(arm_exe, cpu, features, best):
+    """Without any override, the features come from HWCAP: qemu's CPU models expose real sets."""
+    out = _run([_tool("qemu-aarch64"), "-cpu", cpu, str(arm_exe)], None)
+    assert f"features enabled: {features}\n" in out, out[:300]
+    ran = _ran(out)
+    assert best in ran["matmul_q4_0"] and "neon_i8mm" not in ran["matmul_q4_0"], ran["matmul_q4_0"]
