@@ -176,3 +176,11 @@ def test_streaming_spm_and_llama3_vocabularies(tmp_path, shape):
     assert all("\ufffd" not in x for x in pieces)
     assert "".join(pieces) == llm.detokenize_raw(prompt + ids)[len(llm.detokenize_raw(prompt)):]
     assert "".join(pieces).strip() == MIXED.strip()
+
+
+def test_decode_speed_excludes_a_slow_consumer(llm):
+    import time
+    g = llm.generate([300, 301], max_tokens=6, temperature=0, ignore_eos=True)
+    for _ in g:
+        time.sleep(0.05)
+    assert g.stats.decode_s < 0.05 * 5 and g.stats.decode_tok_s > 0

@@ -152,13 +152,14 @@ class Generation:
         decoder = StreamDecoder(eng.detokenize_raw, self.prompt_ids[-4:])
         stopper = StopMatcher(self.stop)
         history = list(self.prompt_ids)
-        t_dec = time.perf_counter()
         n_steps, hit_stop = 0, False
         while True:
             if st.generated_tokens >= self.max_tokens:
                 reason = "length"
                 break
+            t0 = time.perf_counter()   # decode time: sampling + forward, not the consumer's
             tok = sample(logits[-1], self.params, rng, history)
+            t_sample = time.perf_counter() - t0
             if tok in eng.eos_ids and not self.ignore_eos:
                 reason = "stop"
                 break
@@ -174,9 +175,10 @@ class Generation:
             if st.generated_tokens >= self.max_tokens or eng.kv.n >= eng.n_ctx:
                 reason = "length"
                 break
+            t0 = time.perf_counter()
             logits = eng._decode_one(tok)
             n_steps += 1
-            st.decode_s = time.perf_counter() - t_dec
+            st.decode_s += t_sample + time.perf_counter() - t0
             st.decode_tok_s = n_steps / st.decode_s if st.decode_s > 0 else 0.0
         if not hit_stop:
             tail, hit_stop = stopper.push(decoder.flush())
