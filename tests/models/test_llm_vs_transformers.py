@@ -99,3 +99,24 @@ def test_hidden_states_layer_by_layer(tiny_models, shape):
         ref = hs[i + 1]
         err = np.abs(seen[f"blk.{i}.l_out"] - ref).max()
         assert err <= 1e-5 * np.abs(ref).max(), f"layer {i}: {err}"
+
+
+@pytest.mark.parametrize("shape", ["tiny-llama", "tiny-qwen3"])
+def test_scalar_kernels_match_transformers_too(tiny_models, tmp_path, shape):
+    """With every SIMD feature disabled (the portable scalar kernels), the same bound holds."""
+    import os
+    import subprocess
+    import sys
+    gguf, hf = tiny_models(shape)
+    ids = _ids(1024, 80)
+    out = tmp_path / "logits.npy"
+    code = ("import sys, numpy as np\nfrom clavis import kernels\n"
+            "from clavis.runtime.llm import LLM\n"
+            "assert kernels.info()['ops']['matmul_f32']['chosen'] == 'scalar'\n"
+            f"np.save(sys.argv[1], LLM.load(sys.argv[2]).logits({ids!r}))\n")
+    r = subprocess.run([sys.executable, "-c", code, str(out), gguf], capture_output=True,
+                       text=True, timeout=300,
+                       env={**os.environ, "CLAVIS_DISABLE_CPU_FEATURES": "all"})
+    assert r.returncode == 0, r.stderr
+    ours, ref = np.load(out), _ref_logits(_hf_model(hf), ids)
+    assert np.abs(ours - ref).max() <= 1e-4 * float(ref.max() - ref.min())
