@@ -50,13 +50,20 @@ def run_llamacpp(args) -> dict:
     load_s = time.perf_counter() - t0
     ids = prompt_ids(llm.n_vocab(), args.prompt, args.seed)
     t0 = time.perf_counter()
+    n_vocab = llm.n_vocab()
+
+    def last_logits():
+        # with logits_all=False llama-cpp-python leaves .scores unfilled (and only n_batch rows
+        # long): read the context's logits of the last token directly
+        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,))
+
     llm.eval(ids)
     t_prefill = time.perf_counter() - t0
-    tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+    tok = int(np.argmax(last_logits()))
     t0 = time.perf_counter()
     for _ in range(args.gen):
         llm.eval([tok])
-        tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        tok = int(np.argmax(last_logits()))
     t_decode = time.perf_counter() - t0
     return {"load_s": load_s, "prefill_tok_s": args.prompt / t_prefill,
             "decode_tok_s": args.gen / t_decode, "ttft_s": t_prefill, "generated": args.gen}
