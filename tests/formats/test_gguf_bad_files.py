@@ -186,3 +186,27 @@ def test_bad_hyper_parameters(good, tmp_path, key, value, words):
         md["qwen2.attention.head_count"] = 0
     p = _rewrite(good, tmp_path / "hp.gguf", metadata=md)
     _expect(p, *words)
+
+
+def test_random_header_corruption_is_always_a_clavis_error(good, tmp_path):
+    """300 files with 1-3 random bytes of the header (metadata + tensor infos) overwritten: each
+    loads or raises ClavisError; nothing else escapes."""
+    from clavis.runtime.llm import LLM
+    data = open(good, "rb").read()
+    gf = read_gguf(good)
+    header_end = min(t.data.ctypes.data for t in gf.tensors.values()) - gf._reader.ctypes.data
+    rng = np.random.default_rng(2024)
+    p = tmp_path / "fuzz.gguf"
+    others = []
+    for i in range(300):
+        d = bytearray(data)
+        for _ in range(int(rng.integers(1, 4))):
+            d[int(rng.integers(0, header_end))] = int(rng.integers(0, 256))
+        p.write_bytes(bytes(d))
+        try:
+            LLM.load(str(p))
+        except ClavisError:
+            pass
+        except Exception as e:  # noqa: BLE001 - the point of the test
+            others.append((i, type(e).__name__, str(e)[:100]))
+    assert not others, others[:5]
