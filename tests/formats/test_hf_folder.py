@@ -99,3 +99,24 @@ def test_repo_file_ids():
     assert split_repo_file("meta-llama/Llama-3.2-1B") == ("meta-llama/Llama-3.2-1B", None)
     assert looks_like_repo("a/b") and looks_like_repo("a/b/c.gguf")
     assert not looks_like_repo("/abs/path/model.gguf") and not looks_like_repo("model.gguf")
+
+
+@pytest.mark.parametrize("change,words", [
+    ({"hidden_size": "64"}, ["'hidden_size'", "'64'"]),
+    ({"num_key_value_heads": 3}, ["n_kv_heads=3"]),
+    ({"intermediate_size": None}, ["missing field 'intermediate_size'"]),
+    ({"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}, ["yarn", "not supported"]),
+    ({"rope_scaling": "llama3"}, ["rope_scaling"]),
+])
+def test_bad_config_fields(tmp_path, change, words):
+    from clavis.models import zoo
+    from clavis.runtime.llm import LLM
+    hf = tmp_path / "hf"
+    zoo.make("tiny-qwen2", str(tmp_path / "m.gguf"), "f32", hf_dir=str(hf), seed=1)
+    cfg = json.loads((hf / "config.json").read_text())
+    cfg.update(change)
+    (hf / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ClavisError) as e:
+        LLM.load(str(hf))
+    for w in ("config.json", *words):
+        assert w in str(e.value), str(e.value)

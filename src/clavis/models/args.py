@@ -112,29 +112,42 @@ class ModelArgs:
     # ---- Hugging Face ----------------------------------------------------------------------
     @classmethod
     def from_hf_config(cls, cfg: dict, arch: str, where: str = "config.json") -> "ModelArgs":
-        def need(k):
-            if k not in cfg:
-                raise ClavisError(f"{where}: missing field {k!r}")
-            return cfg[k]
+        def field(k, default=None, kind=int):
+            v = cfg.get(k)
+            if v is None:
+                if default is None:
+                    raise ClavisError(f"{where}: missing field {k!r}")
+                v = default
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or kind is int and v != int(v):
+                raise ClavisError(f"{where}: field {k!r} = {v!r} is not a valid {kind.__name__}")
+            return kind(v)
 
-        dim, n_heads = int(need("hidden_size")), int(need("num_attention_heads"))
+        dim, n_heads = field("hidden_size"), field("num_attention_heads")
+        if n_heads <= 0:
+            raise ClavisError(f"{where}: field 'num_attention_heads' = {n_heads}")
         rp = cfg.get("rope_parameters") or {}
         scaling = cfg.get("rope_scaling") or (rp if rp.get("rope_type", "default") != "default" else None)
+        if scaling is not None and not isinstance(scaling, dict):
+            raise ClavisError(f"{where}: field 'rope_scaling' must be an object, got {scaling!r}")
         if scaling and scaling.get("rope_type", scaling.get("type")) not in ("llama3", "default", None):
             raise ClavisError(f"{where}: rope scaling {scaling.get('rope_type')!r} is not supported "
                               "(supported: llama3)")
-        return cls(
-            arch=arch, dim=dim, n_layers=int(need("num_hidden_layers")), n_heads=n_heads,
-            n_kv_heads=int(cfg.get("num_key_value_heads") or n_heads),
-            head_dim=int(cfg.get("head_dim") or dim // n_heads),
-            ffn_dim=int(need("intermediate_size")), vocab_size=int(need("vocab_size")),
-            norm_eps=float(cfg.get("rms_norm_eps", 1e-6)),
-            rope_theta=float(cfg.get("rope_theta", rp.get("rope_theta", 10000.0))),
-            n_ctx_train=int(cfg.get("max_position_embeddings", 4096)),
-            tied=bool(cfg.get("tie_word_embeddings", False)),
-            rope_scaling=dict(scaling) if scaling else None,
-            name=str(cfg.get("_name_or_path", "")),
-        )
+        theta = cfg.get("rope_theta", rp.get("rope_theta", 10000.0))
+        try:
+            return cls(
+                arch=arch, dim=dim, n_layers=field("num_hidden_layers"), n_heads=n_heads,
+                n_kv_heads=field("num_key_value_heads", n_heads),
+                head_dim=field("head_dim", dim // n_heads),
+                ffn_dim=field("intermediate_size"), vocab_size=field("vocab_size"),
+                norm_eps=field("rms_norm_eps", 1e-6, float),
+                rope_theta=field("rope_theta", theta, float),
+                n_ctx_train=field("max_position_embeddings", 4096),
+                tied=bool(cfg.get("tie_word_embeddings", False)),
+                rope_scaling=dict(scaling) if scaling else None,
+                name=str(cfg.get("_name_or_path", "")),
+            )
+        except ClavisError as e:
+            raise ClavisError(f"{where}: {e}") from None
 
     def hf_config(self, bos_id: int | None, eos_id: int | None) -> dict[str, Any]:
         cfg = {
