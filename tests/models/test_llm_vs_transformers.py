@@ -120,3 +120,12 @@ def test_scalar_kernels_match_transformers_too(tiny_models, tmp_path, shape):
     assert r.returncode == 0, r.stderr
     ours, ref = np.load(out), _ref_logits(_hf_model(hf), ids)
     assert np.abs(ours - ref).max() <= 1e-4 * float(ref.max() - ref.min())
+
+
+def test_long_context_positions(tiny_models):
+    """1100 positions (5 prefill chunks; llama3-scaled rope far past the short wavelengths)."""
+    gguf, hf = tiny_models("tiny-llama")
+    llm = LLM.load(gguf, n_ctx=2048)
+    ids = _ids(llm.vocab_size, 1100)
+    ours, ref = llm.logits(ids), _ref_logits(_hf_model(hf), ids)
+    assert np.abs(ours - ref).max() <= 1e-4 * float(ref.max() - ref.min())
