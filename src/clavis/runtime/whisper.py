@@ -215,19 +215,26 @@ class WhisperModel:
                 continue
             pieces, advance = self._split(r.tokens, size, opts.without_timestamps)
             seek += advance
-            for start, end, toks in pieces:
-                start, end = offset + start, min(offset + end, info.duration)
+            kept: list[int] = []   # what later windows are conditioned on (openai: the segments)
+            for local_start, local_end, toks in pieces:
+                start, end = offset + local_start, min(offset + local_end, info.duration)
                 text = tok.decode(toks)
                 if not text.strip() or end <= start or not vad.has_speech(mask, start, end):
-                    continue
+                    continue       # nothing said there: never keep or condition on invented text
+                kept += toks if opts.without_timestamps else \
+                    [self._stamp(local_start)] + toks + [self._stamp(local_end)]
                 yield Segment(id=seg_id, start=round(start, 3), end=round(end, 3), text=text,
                               tokens=toks, avg_logprob=r.avg_logprob, no_speech_prob=r.no_speech_prob,
                               compression_ratio=r.compression_ratio, temperature=r.temperature,
                               seek=seek)
                 seg_id += 1
-            all_tokens += [t for t in r.tokens if t < tok.eot or t >= tok.timestamp_begin]
+            all_tokens += kept
             if not condition or r.temperature > 0.5:
                 reset_since = len(all_tokens)
+
+    def _stamp(self, seconds: float) -> int:
+        i = int(round(seconds / TIME_PRECISION))
+        return self.tokenizer.timestamp_begin + min(max(i, 0), 1500)
 
     def _split(self, tokens: list[int], size: int, no_ts: bool):
         """Timestamp tokens -> [(start_s, end_s, text_tokens)] and how far to seek (frames)."""
