@@ -205,3 +205,22 @@ def test_beam_search_finds_the_more_probable_sequence(q8, monkeypatch):
     assert greedy.tokens[0] == 10 and len(greedy.tokens) == 2
     assert beam.tokens == [11, 12]
     assert beam.avg_logprob > greedy.avg_logprob
+
+
+def test_english_only_model(tmp_path, jfk):
+    """whisper-tiny.en's layout (51864 ids, <|endoftext|> = 50256): no language or task tokens in
+    the prompt, language is always English, transformers reads the same special ids."""
+    from transformers import GenerationConfig, WhisperConfig
+
+    from clavis.models.whisper_zoo import make
+    from clavis.runtime.whisper import WhisperModel
+    folder = make("whisper-tiny.en", tmp_path / "tiny.en", seed=SEED)
+    cfg, gen = WhisperConfig.from_pretrained(folder), GenerationConfig.from_pretrained(folder)
+    m = WhisperModel.load(folder, quant="q8_0")
+    tok = m.tokenizer
+    assert (tok.eot, tok.sot, tok.no_timestamps, tok.timestamp_begin) == (50256, 50257, 50362, 50363)
+    assert cfg.decoder_start_token_id == tok.sot and gen.no_timestamps_token_id == tok.no_timestamps
+    assert not m.is_multilingual and tok.sot_sequence(None, "transcribe") == [tok.sot]
+    segs, info = m.transcribe(jfk[:16000 * 3], temperature=0.0, max_new_tokens=4)
+    list(segs)
+    assert info.language == "en" and info.language_probability == 1.0
