@@ -155,9 +155,11 @@ class WhisperModel:
         if language is None and first is not None:
             t2 = time.perf_counter()
             enc = self.model.encode(mel[:, first:first + N_FRAMES])
+            t3 = time.perf_counter()
+            timings["encode"] = t3 - t2    # this window's encoding is reused by the decoder
             info.language, info.language_probability, info.all_language_probs = \
                 self.detect_language(enc)
-            timings["language"] = time.perf_counter() - t2
+            timings["language"] = time.perf_counter() - t3
             opts.language = info.language
             self._cached_enc = (first, enc)
         elif language is None:
