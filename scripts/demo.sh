@@ -4,6 +4,12 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 clavis info
 
+# --- the kernel core: every variant vs its scalar reference, natively and as AArch64 under qemu ---
+bash scripts/c_kernels.sh
+
+# --- decode matvec GB/s against the machine's memory read bandwidth, prefill GOP/s ---
+clavis bench kernels
+
 # --- local LLM: a random-weight model with Qwen2.5-0.5B's exact shapes (Q4_0), then generate ---
 mkdir -p models
 [ -f models/qwen2.5-0.5b-q4_0.gguf ] || clavis make-model qwen2.5-0.5b --quant q4_0 -o models/qwen2.5-0.5b-q4_0.gguf
