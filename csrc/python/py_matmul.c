@@ -149,6 +149,76 @@ fail_x:
     return NULL;
 }
 
+/* matmul_multi(x f32[M,K], packed tuple, out tuple of f32[M,N_i], type, variant, n tuple, k):
+ * several weights of one type/variant/k on the same x (one activation quantization, one job). */
+static PyObject *py_matmul_multi(PyObject *self, PyObject *args) {
+    PyObject *xo, *pt, *ot, *nt;
+    int type;
+    const char *variant;
+    long long k;
+    if (!PyArg_ParseTuple(args, "OO!O!izO!L", &xo, &PyTuple_Type, &pt, &PyTuple_Type, &ot, &type,
+                          &variant, &PyTuple_Type, &nt, &k))
+        return NULL;
+    const clv_matmul_ukernel *uk = find_ukernel(type, variant, NULL);
+    if (!uk) return NULL;
+    Py_ssize_t nw = PyTuple_GET_SIZE(pt);
+    if (nw < 1 || nw > CLV_MATMUL_MULTI_MAX || PyTuple_GET_SIZE(ot) != nw || PyTuple_GET_SIZE(nt) != nw) {
+        PyErr_Format(PyExc_ValueError, "matmul_multi: 1..%d weights with as many outputs and n",
+                     CLV_MATMUL_MULTI_MAX);
+        return NULL;
+    }
+    Py_buffer x, p[CLV_MATMUL_MULTI_MAX], o[CLV_MATMUL_MULTI_MAX];
+    const void *pk[CLV_MATMUL_MULTI_MAX];
+    float *ys[CLV_MATMUL_MULTI_MAX];
+    int64_t ns[CLV_MATMUL_MULTI_MAX];
+    int np = 0, no = 0;
+    PyObject *ret = NULL;
+    if (clv_py_buffer(xo, &x, 'f', 2, 0, "x") < 0) return NULL;
+    int64_t m = x.shape[0];
+    if (x.shape[1] != k || check_nk(uk, 1, k)) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_ValueError, "x has %zd columns, the weights have k = %lld", x.shape[1], k);
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nw; i++) {
+        long long n = PyLong_AsLongLong(PyTuple_GET_ITEM(nt, i));
+        if (n == -1 && PyErr_Occurred()) goto done;
+        if (check_nk(uk, n, k)) goto done;
+        if (clv_py_buffer(PyTuple_GET_ITEM(pt, i), &p[np], 'B', -1, 0, "packed weight") < 0) goto done;
+        np++;
+        if (clv_py_buffer(PyTuple_GET_ITEM(ot, i), &o[no], 'f', 2, 1, "out") < 0) goto done;
+        no++;
+        if ((size_t)p[i].len != uk->packed_size(n, k) || ((uintptr_t)p[i].buf & 63)) {
+            PyErr_Format(PyExc_ValueError, "packed weight %zd must be %zu bytes, 64-byte aligned", i,
+                         uk->packed_size(n, k));
+            goto done;
+        }
+        if (o[i].shape[0] != m || o[i].shape[1] != n) {
+            PyErr_Format(PyExc_ValueError, "out %zd must be [%lld, %lld], got [%zd, %zd]", i,
+                         (long long)m, n, o[i].shape[0], o[i].shape[1]);
+            goto done;
+        }
+        pk[i] = p[i].buf;
+        ys[i] = o[i].buf;
+        ns[i] = n;
+    }
+    size_t ss = clv_matmul_scratch_size(uk, m, k);
+    void *scratch = NULL;
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    if (ss && !(scratch = malloc(ss))) failed = 1;
+    else clv_matmul_multi(clv_py_pool(), uk, x.buf, m, k, (int)nw, pk, ns, ys, scratch);
+    free(scratch);
+    Py_END_ALLOW_THREADS
+    if (failed) PyErr_NoMemory();
+    else ret = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < np; i++) PyBuffer_Release(&p[i]);
+    for (int i = 0; i < no; i++) PyBuffer_Release(&o[i]);
+    PyBuffer_Release(&x);
+    return ret;
+}
+
 /* matmul_lhs_quant(x f32[M,K], out uint8[M * K/32 * 40], type, variant): the variant's
  * activation quantizer alone (tests compare every variant's bytes with the reference). */
 static PyObject *py_matmul_lhs_quant(PyObject *self, PyObject *args) {
@@ -234,6 +304,8 @@ PyMethodDef clv_py_methods_matmul[] = {
     {"matmul_packed_size", py_matmul_packed_size, METH_VARARGS, "(type, variant, n, k) -> bytes"},
     {"matmul_pack", py_matmul_pack, METH_VARARGS, "(src, dst, type, variant, n, k)"},
     {"matmul", py_matmul, METH_VARARGS, "(x[M,K], packed, out[M,N], type, variant, n, k)"},
+    {"matmul_multi", py_matmul_multi, METH_VARARGS,
+     "(x[M,K], (packed, ...), (out[M,N_i], ...), type, variant, (n_i, ...), k)"},
     {"matmul_lhs_quant", py_matmul_lhs_quant, METH_VARARGS, "(x[M,K], out, type, variant)"},
     {"read_bandwidth", py_read_bandwidth, METH_VARARGS, "(buf, reps) -> seconds per pass"},
     {NULL, NULL, 0, NULL},

@@ -114,6 +114,13 @@ void clv_matmul_pack(clv_threadpool *pool, const clv_matmul_ukernel *uk, const v
 void clv_matmul(clv_threadpool *pool, const clv_matmul_ukernel *uk, const float *x, int64_t m,
                 const void *packed, int64_t n, int64_t k, float *y, void *scratch);
 
+/* clv_matmul for nw weights (all packed by `uk`, all [n[i], k]) on the same X: Y_i = X W_i^T
+ * into y[i] ([m, n[i]] each). X is quantized once; one pool job covers every output. */
+#define CLV_MATMUL_MULTI_MAX 8
+void clv_matmul_multi(clv_threadpool *pool, const clv_matmul_ukernel *uk, const float *x, int64_t m,
+                      int64_t k, int nw, const void *const *packed, const int64_t *n, float *const *y,
+                      void *scratch);
+
 /* Number of tiles of nr rows covering n rows. */
 static inline int64_t clv_matmul_tiles(int64_t n, int nr) { return (n + nr - 1) / nr; }
 

@@ -77,3 +77,48 @@ void clv_matmul(clv_threadpool *pool, const clv_matmul_ukernel *uk, const float 
     plan_chunks(&j, threads);
     clv_parallel_for(pool, j.n_mb * ((n + j.nblk - 1) / j.nblk), run_chunk, &j);
 }
+
+/* Several weights of one ukernel and one k applied to the same X (Q/K/V, gate/up): X is
+ * quantized once and the output chunks of all weights go to the pool as one job. */
+typedef struct { mm_job j[CLV_MATMUL_MULTI_MAX]; int64_t first[CLV_MATMUL_MULTI_MAX + 1]; int nw; } multi_job;
+
+static void multi_chunk(void *ctx, int64_t c, int tid) {
+    multi_job *mj = ctx;
+    int w = 0;
+    while (c >= mj->first[w + 1]) w++;
+    run_chunk(&mj->j[w], c - mj->first[w], tid);
+}
+
+void clv_matmul_multi(clv_threadpool *pool, const clv_matmul_ukernel *uk, const float *x, int64_t m,
+                      int64_t k, int nw, const void *const *packed, const int64_t *n, float *const *y,
+                      void *scratch) {
+    if (m <= 0 || nw <= 0) return;
+    if (nw > CLV_MATMUL_MULTI_MAX) {   /* more than the job holds: in groups */
+        clv_matmul_multi(pool, uk, x, m, k, CLV_MATMUL_MULTI_MAX, packed, n, y, scratch);
+        clv_matmul_multi(pool, uk, x, m, k, nw - CLV_MATMUL_MULTI_MAX, packed + CLV_MATMUL_MULTI_MAX,
+                         n + CLV_MATMUL_MULTI_MAX, y + CLV_MATMUL_MULTI_MAX, scratch);
+        return;
+    }
+    int threads = clv_threadpool_size(pool);
+    multi_job mj;
+    mj.nw = nw;
+    mm_job base = {uk, {x, (size_t)k * sizeof(float), NULL, NULL, 0, 0, k}, x, scratch, m};
+    if (uk->lhs_quant) {
+        base.rows_per_qchunk = m < 4 * threads ? 1 : 4;
+        clv_parallel_for(pool, (m + base.rows_per_qchunk - 1) / base.rows_per_qchunk, quant_chunk, &base);
+        base.a.lhs = scratch;
+        base.a.lhs_stride = (size_t)(k / CLV_QK) * sizeof(clv_lhs_q8);
+    }
+    mj.first[0] = 0;
+    for (int w = 0; w < nw; w++) {
+        mm_job *j = &mj.j[w];
+        *j = base;
+        j->a.packed = packed[w];
+        j->a.y = y[w];
+        j->a.y_stride = (size_t)n[w];
+        j->a.n = n[w];
+        plan_chunks(j, threads);
+        mj.first[w + 1] = mj.first[w] + j->n_mb * ((n[w] + j->nblk - 1) / j->nblk);
+    }
+    clv_parallel_for(pool, mj.first[nw], multi_chunk, &mj);
+}

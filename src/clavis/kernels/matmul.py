@@ -101,3 +101,41 @@ def matmul(x, w: PackedWeight, out: np.ndarray | None = None) -> np.ndarray:
     except (ValueError, TypeError) as e:
         raise ClavisError(f"matmul: {e}") from None
     return out
+
+
+def matmul_multi(x, ws, outs=None) -> list[np.ndarray]:
+    """[X W_i^T for W_i in ws]: x f32[M, K] -> f32[M, N_i] each (or f32[N_i] for x f32[K]).
+    Weights of one type, variant and K (Q/K/V, gate/up) share ONE quantization of X and one
+    pool job, which saves per-call work in decode; results equal matmul(x, w_i) bit for bit.
+    Mixed weights fall back to one matmul each."""
+    ws = list(ws)
+    if not ws or not all(isinstance(w, PackedWeight) for w in ws):
+        raise ClavisError("matmul_multi: ws must be a non-empty list of PackedWeight")
+    if outs is None:
+        outs = [None] * len(ws)
+    w0 = ws[0]
+    same = all(w._tid == w0._tid and w.variant == w0.variant and w.k == w0.k for w in ws)
+    if not same or len(ws) > 8:
+        return [matmul(x, w, o) for w, o in zip(ws, outs)]
+    x = np.asarray(x)
+    if x.dtype != np.float32 or x.ndim not in (1, 2) or x.shape[-1] != w0.k:
+        raise ClavisError(f"matmul_multi: x must be float32 [M, {w0.k}] or [{w0.k}], got "
+                          f"{x.dtype} {x.shape}")
+    vec = x.ndim == 1
+    x2 = np.ascontiguousarray(x.reshape(1, -1) if vec else x)
+    res = []
+    for w, o in zip(ws, outs):
+        shape = (w.n,) if vec else (x2.shape[0], w.n)
+        if o is None:
+            o = np.empty(shape, dtype=np.float32)
+        elif (not isinstance(o, np.ndarray) or o.dtype != np.float32 or o.shape != shape
+              or not o.flags.c_contiguous):
+            raise ClavisError(f"matmul_multi: out must be a C-contiguous float32 array of shape {shape}")
+        res.append(o)
+    try:
+        _C.matmul_multi(x2, tuple(w.packed for w in ws),
+                        tuple(o.reshape(x2.shape[0], w.n) for o, w in zip(res, ws)),
+                        w0._tid, w0.variant, tuple(w.n for w in ws), w0.k)
+    except (ValueError, TypeError) as e:
+        raise ClavisError(f"matmul_multi: {e}") from None
+    return res

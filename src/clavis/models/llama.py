@@ -218,6 +218,15 @@ class LlamaModel:
             ops.add(y, bias, out=y)
         return y
 
+    def _matmuls(self, x, ws, biases):
+        """Several weights on the same input: one activation quantization, one pool job."""
+        from clavis.kernels import matmul, ops
+        ys = matmul.matmul_multi(x, ws)
+        for y, b in zip(ys, biases):
+            if b is not None:
+                ops.add(y, b, out=y)
+        return ys
+
     def _qk_norm(self, L: Layer, q, k):
         """qwen3: RMSNorm over each head's D values (a no-op for llama/qwen2)."""
         return q, k
@@ -229,9 +238,10 @@ class LlamaModel:
         hook_i = lambda name, arr: hook(f"blk.{i}.{name}", arr)  # noqa: E731
         h = ops.rms_norm(x, L.attn_norm, a.norm_eps)                         # [T, dim]
         hook_i("attn_norm", h)
-        q = self._matmul(h, L.wq, L.bq).reshape(T, a.n_heads, D)             # [T, Hq, D]
-        k = self._matmul(h, L.wk, L.bk).reshape(T, a.n_kv_heads, D)          # [T, Hkv, D]
-        v = self._matmul(h, L.wv, L.bv).reshape(T, a.n_kv_heads, D)          # [T, Hkv, D]
+        q, k, v = self._matmuls(h, (L.wq, L.wk, L.wv), (L.bq, L.bk, L.bv))
+        q = q.reshape(T, a.n_heads, D)                                       # [T, Hq, D]
+        k = k.reshape(T, a.n_kv_heads, D)                                    # [T, Hkv, D]
+        v = v.reshape(T, a.n_kv_heads, D)                                    # [T, Hkv, D]
         hook_i("q", q), hook_i("k", k), hook_i("v", v)
         q, k = self._qk_norm(L, q, k)
         ops.rope(q, pos, a.rope_theta, a.neox, a.n_rot, self.freq_factors)
@@ -248,7 +258,7 @@ class LlamaModel:
         hook_i("ffn_inp", x)
         h = ops.rms_norm(x, L.ffn_norm, a.norm_eps)
         hook_i("ffn_norm", h)
-        g = ops.silu_mul(self._matmul(h, L.w_gate), self._matmul(h, L.w_up))  # [T, ffn]
+        g = ops.silu_mul(*self._matmuls(h, (L.w_gate, L.w_up), (None, None)))  # [T, ffn]
         hook_i("ffn_act", g)
         d = self._matmul(g, L.w_down)
         hook_i("ffn_out", d)
