@@ -51,6 +51,15 @@ static PyObject *py_matmul_info(PyObject *self, PyObject *args) {
                          uk->lhs_quant ? Py_True : Py_False);
 }
 
+/* matmul_ukernel_ptr(type, variant) -> the ukernel's address (for the C layer table) */
+static PyObject *py_matmul_ukernel_ptr(PyObject *self, PyObject *args) {
+    int type;
+    const char *variant = NULL;
+    if (!PyArg_ParseTuple(args, "iz", &type, &variant)) return NULL;
+    const clv_matmul_ukernel *uk = find_ukernel(type, variant, NULL);
+    return uk ? PyLong_FromVoidPtr((void *)uk) : NULL;
+}
+
 static int check_nk(const clv_matmul_ukernel *uk, long long n, long long k) {
     if (n < 1 || k < 1 || k % uk->kb) {
         PyErr_Format(PyExc_ValueError, "matmul: bad weight shape [%lld, %lld] (k must be a positive "
@@ -304,6 +313,7 @@ PyMethodDef clv_py_methods_matmul[] = {
     {"matmul_packed_size", py_matmul_packed_size, METH_VARARGS, "(type, variant, n, k) -> bytes"},
     {"matmul_pack", py_matmul_pack, METH_VARARGS, "(src, dst, type, variant, n, k)"},
     {"matmul", py_matmul, METH_VARARGS, "(x[M,K], packed, out[M,N], type, variant, n, k)"},
+    {"matmul_ukernel_ptr", py_matmul_ukernel_ptr, METH_VARARGS, "(type, variant) -> address"},
     {"matmul_multi", py_matmul_multi, METH_VARARGS,
      "(x[M,K], (packed, ...), (out[M,N_i], ...), type, variant, (n_i, ...), k)"},
     {"matmul_lhs_quant", py_matmul_lhs_quant, METH_VARARGS, "(x[M,K], out, type, variant)"},

@@ -22,7 +22,8 @@ char clv_py_format(const Py_buffer *view);
     X(core) \
     X(ops) \
     X(formats) \
-    X(matmul)
+    X(matmul) \
+    X(llm)
 
 #define CLV_PY_DECLARE(NAME) extern PyMethodDef clv_py_methods_##NAME[];
 CLV_PY_GROUPS(CLV_PY_DECLARE)

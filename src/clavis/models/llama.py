@@ -201,8 +201,12 @@ class LlamaModel:
         x = ops.embedding(self.embd, self.embd_type, self.args.dim, ids)   # [T, dim]
         hook("inp_embd", x)
         pos = np.arange(pos0, pos0 + T, dtype=np.int32)
-        for i, L in enumerate(self.layers):
-            x = self._block(i, L, x, pos, pos0, kv, hook)
+        plan = self._layer_plan(kv) if hook is _no_hook else None
+        if plan is not None:                     # all layers in one C call (same kernels)
+            x = plan.run(np.ascontiguousarray(x), pos, pos0)
+        else:
+            for i, L in enumerate(self.layers):
+                x = self._block(i, L, x, pos, pos0, kv, hook)
         if not all_logits:
             x = np.ascontiguousarray(x[-1:])
         x = ops.rms_norm(x, self.output_norm, self.args.norm_eps)
@@ -210,6 +214,28 @@ class LlamaModel:
         logits = self._matmul(x, self.output)                                # [T|1, vocab]
         hook("result_output", logits)
         return logits
+
+    use_c_layers = True     # False: every layer through _block (hooks always take that path)
+
+    def _layer_plan(self, kv):
+        """The C layer plan for this KV cache (cached on it), or None for the Python path."""
+        if not self.use_c_layers:
+            return None
+        from clavis.kernels.layers import LayerPlan
+        cached = getattr(kv, "_clavis_plan", None)
+        if cached is not None and cached[0] is self and (cached[1] is None or cached[1].matches(kv)):
+            return cached[1]
+        a = self.args
+        hp = dict(dim=a.dim, n_heads=a.n_heads, n_kv_heads=a.n_kv_heads, head_dim=a.head_dim,
+                  ffn_dim=a.ffn_dim, n_rot=a.n_rot, neox=a.neox, eps=a.norm_eps,
+                  theta=a.rope_theta, att_scale=1.0 / float(np.sqrt(a.head_dim)),
+                  freq_factors=self.freq_factors)
+        plan = LayerPlan.build(hp, self.layers, kv)
+        try:
+            kv._clavis_plan = (self, plan)
+        except AttributeError:
+            pass
+        return plan
 
     def _matmul(self, x, w, bias=None):
         from clavis.kernels import matmul, ops

@@ -1,0 +1,115 @@
+/* The Llama-style decoder layer sequence in C (clavis_llm.h): the same drivers, in the same order
+ * and with the same arguments as the Python forward (src/clavis/models/llama.py), so the result
+ * is bit-identical; what goes away is the interpreter between the ~15 kernel calls of a layer,
+ * which is a large share of a decode step on small models. */
+#include "clavis_llm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "clavis_ops.h"
+#include "formats/fp16.h"
+
+static int64_t max3(int64_t a, int64_t b, int64_t c) {
+    int64_t m = a > b ? a : b;
+    return m > c ? m : c;
+}
+
+/* floats of activation scratch for t tokens (h, q, k, v, att, o, gate, up) */
+static size_t act_floats(const clv_llm_hparams *hp, int64_t t) {
+    int64_t q = hp->n_heads * hp->head_dim, kv = hp->n_kv_heads * hp->head_dim;
+    return (size_t)t * (size_t)(2 * hp->dim + 2 * q + 2 * kv + 2 * hp->ffn_dim);
+}
+
+static size_t quant_bytes(const clv_llm_hparams *hp, const clv_llm_layer *L, int n_layers, int64_t t) {
+    int64_t kmax = max3(hp->dim, hp->n_heads * hp->head_dim, hp->ffn_dim);
+    size_t best = 0;
+    for (int i = 0; i < n_layers; i++) {
+        const clv_llm_weight *w[7] = {&L[i].wq, &L[i].wk, &L[i].wv, &L[i].wo, &L[i].gate, &L[i].up,
+                                      &L[i].down};
+        for (int j = 0; j < 7; j++) {
+            size_t s = clv_matmul_scratch_size(w[j]->uk, t, kmax);
+            if (s > best) best = s;
+        }
+    }
+    return best;
+}
+
+/* y_i = x W_i^T for weights sharing one input: one job when they share a ukernel. */
+static void project(clv_threadpool *pool, const float *x, int64_t t, int64_t k, int nw,
+                    const clv_llm_weight *const *w, float *const *y, void *qs) {
+    int same = 1;
+    for (int i = 1; i < nw; i++) same &= w[i]->uk == w[0]->uk;
+    if (same && nw > 1) {
+        const void *p[8];
+        int64_t n[8];
+        for (int i = 0; i < nw; i++) {
+            p[i] = w[i]->packed;
+            n[i] = w[i]->n;
+        }
+        clv_matmul_multi(pool, w[0]->uk, x, t, k, nw, p, n, y, qs);
+        return;
+    }
+    for (int i = 0; i < nw; i++) clv_matmul(pool, w[i]->uk, x, t, w[i]->packed, w[i]->n, k, y[i], qs);
+}
+
+/* k/v rows [t][hkv][d] into the cache [hkv][n_ctx][d] at pos0 (f16: round to nearest even) */
+static void store_kv(const clv_llm_hparams *hp, void *cache, const float *src, int64_t t, int64_t pos0) {
+    int64_t hkv = hp->n_kv_heads, d = hp->head_dim;
+    for (int64_t h = 0; h < hkv; h++)
+        for (int64_t i = 0; i < t; i++) {
+            const float *s = src + (i * hkv + h) * d;
+            size_t off = (size_t)((h * hp->n_ctx + pos0 + i) * d);
+            if (hp->kv_f16) {
+                uint16_t *dst = (uint16_t *)cache + off;
+                for (int64_t j = 0; j < d; j++) dst[j] = clv_fp32_to_fp16(s[j]);
+            } else {
+                memcpy((float *)cache + off, s, (size_t)d * sizeof(float));
+            }
+        }
+}
+
+static void layer(clv_threadpool *pool, const clv_llm_hparams *hp, const clv_llm_layer *L,
+                  float *x, int64_t t, int64_t pos0, const int32_t *positions, float *a, void *qs) {
+    int64_t dim = hp->dim, nq = hp->n_heads * hp->head_dim, nkv = hp->n_kv_heads * hp->head_dim;
+    float *h = a, *q = h + t * dim, *k = q + t * nq, *v = k + t * nkv, *att = v + t * nkv;
+    float *o = att + t * nq, *g = o + t * dim, *u = g + t * hp->ffn_dim;
+
+    clv_rms_norm(pool, x, L->attn_norm, h, t, dim, hp->eps);
+    const clv_llm_weight *wqkv[3] = {&L->wq, &L->wk, &L->wv};
+    float *yqkv[3] = {q, k, v};
+    project(pool, h, t, dim, 3, wqkv, yqkv, qs);
+    if (L->bq) clv_add(pool, q, L->bq, q, t, nq, 1);
+    if (L->bk) clv_add(pool, k, L->bk, k, t, nkv, 1);
+    if (L->bv) clv_add(pool, v, L->bv, v, t, nkv, 1);
+    clv_rope(pool, q, positions, t, hp->n_heads, hp->head_dim, hp->n_rot, hp->theta, hp->neox,
+             hp->freq_factors);
+    clv_rope(pool, k, positions, t, hp->n_kv_heads, hp->head_dim, hp->n_rot, hp->theta, hp->neox,
+             hp->freq_factors);
+    store_kv(hp, L->k_cache, k, t, pos0);
+    store_kv(hp, L->v_cache, v, t, pos0);
+    clv_attention(pool, q, L->k_cache, L->v_cache, hp->kv_f16, t, hp->n_heads, hp->n_kv_heads,
+                  hp->n_ctx, hp->head_dim, pos0 + t, pos0, 1, hp->att_scale, att);
+    clv_matmul(pool, L->wo.uk, att, t, L->wo.packed, L->wo.n, nq, o, qs);
+    clv_add(pool, x, o, x, 1, t * dim, 0);
+
+    clv_rms_norm(pool, x, L->ffn_norm, h, t, dim, hp->eps);
+    const clv_llm_weight *wgu[2] = {&L->gate, &L->up};
+    float *ygu[2] = {g, u};
+    project(pool, h, t, dim, 2, wgu, ygu, qs);
+    clv_silu_mul(pool, g, u, g, t * hp->ffn_dim);
+    clv_matmul(pool, L->down.uk, g, t, L->down.packed, L->down.n, hp->ffn_dim, o, qs);
+    clv_add(pool, x, o, x, 1, t * dim, 0);
+}
+
+int clv_llm_layers(clv_threadpool *pool, const clv_llm_hparams *hp, const clv_llm_layer *layers,
+                   int n_layers, float *x, int64_t t, int64_t pos0, const int32_t *positions) {
+    if (t <= 0 || pos0 < 0 || pos0 + t > hp->n_ctx) return -1;
+    size_t af = act_floats(hp, t), qb = quant_bytes(hp, layers, n_layers, t);
+    float *a = malloc(af * sizeof(float) + qb + 64);
+    if (!a) return -2;
+    void *qs = (void *)(((uintptr_t)(a + af) + 63) & ~(uintptr_t)63);
+    for (int i = 0; i < n_layers; i++) layer(pool, hp, &layers[i], x, t, pos0, positions, a, qs);
+    free(a);
+    return 0;
+}
