@@ -224,3 +224,33 @@ def test_english_only_model(tmp_path, jfk):
     segs, info = m.transcribe(jfk[:16000 * 3], temperature=0.0, max_new_tokens=4)
     list(segs)
     assert info.language == "en" and info.language_probability == 1.0
+
+
+def test_seek_loop_and_conditioning(q8, jfk, monkeypatch):
+    """The window loop with a scripted decoder: each window says one closed segment then an
+    unfinished one, so the next window starts at the last closed timestamp and is prompted with
+    <|startofprev|> + the kept segment (timestamps included), not with the unfinished text."""
+    import clavis.runtime.whisper as rw
+    from clavis.runtime.whisper_decode import DecodeResult
+    tok = q8.tokenizer
+    tb = tok.timestamp_begin
+    prompts = []
+
+    def scripted(dec, enc, prompt, sample_begin, opts, rng):
+        prompts.append(list(prompt))
+        k = len(prompts)
+        toks = [tb, 1000 + k, tb + 250, tb + 250, 2000 + k, tb + 400, 3000 + k]  # 0-5 s closed
+        return DecodeResult(toks, "x", -0.2, 0.01, 1.0, 0.0, n_forward=len(toks))
+
+    monkeypatch.setattr(rw, "decode_with_fallback", scripted)
+    audio = np.concatenate([jfk, jfk])                       # 22 s of speech
+    segs = list(q8.transcribe(audio, language="en")[0])
+    starts = [s.start for s in segs]
+    assert starts[:3] == [0.0, 5.0, 10.0]                     # seek = last closed stamp, 5 s
+    assert [(s.start, s.end) for s in segs] == [(0.0, 5.0), (5.0, 10.0), (10.0, 15.0),
+                                                (15.0, 20.0), (20.0, 22.0)]  # clipped at the end
+    assert [s.tokens for s in segs[:2]] == [[1001], [1002]]
+    assert prompts[0] == tok.sot_sequence("en", "transcribe")
+    assert prompts[1] == [tok.sot_prev, tb, 1001, tb + 250] + tok.sot_sequence("en", "transcribe")
+    assert 2001 not in prompts[2] and 1002 in prompts[2]
+    assert len(prompts) == 5                                 # 22 s / 5 s per window
