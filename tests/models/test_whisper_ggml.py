@@ -129,3 +129,24 @@ def test_broken_files(bins, tmp_path):
     p.write_bytes(bytes(bad))
     with pytest.raises(ClavisError, match="badvocab.bin: hparam n_vocab = -5"):
         load_whisper(p)
+
+
+def test_f16_hf_folder(src, hf, tmp_path):
+    """An HF folder saved in float16 (as many openai/whisper-* uploads are) loads as f16 weights."""
+    import json
+    import shutil
+
+    from clavis.formats.hf import write_hf_folder
+    from clavis.models.whisper_load import load_whisper
+    folder, cfg, tensors, _ = src
+    out = tmp_path / "f16"
+    write_hf_folder(out, cfg, {k: v.astype(np.float16) for k, v in tensors.items()})
+    for f in ("tokenizer.json", "generation_config.json"):
+        shutil.copy(folder / f, out / f)
+    g = load_whisper(out)
+    assert g.weights_type == "f16" and g.model.lm_head.type == "f16"
+    assert json.loads((out / "config.json").read_text())["d_model"] == 384
+    mel, enc, ids, ref = hf
+    logits = g.model.decode([ids], g.model.new_state(enc))[0]
+    assert np.abs(logits - ref).max() / np.abs(ref).max() < 1e-2   # f16 weights, as above
+    assert load_whisper(out, quant="q4_0").model.lm_head.type == "q4_0"
