@@ -151,7 +151,7 @@ class WhisperModel:
                                  duration_speech=float(sum(e - s for s, e in spans)))
         content = mel.shape[1] - N_FRAMES
         first = self._first_window(mel, mask, content)
-        self._cached_enc = None
+        cached = None   # (seek, encoder output) of the window language detection encoded
         if language is None and first is not None:
             t2 = time.perf_counter()
             enc = self.model.encode(mel[:, first:first + N_FRAMES])
@@ -161,10 +161,10 @@ class WhisperModel:
                 self.detect_language(enc)
             timings["language"] = time.perf_counter() - t3
             opts.language = info.language
-            self._cached_enc = (first, enc)
+            cached = (first, enc)
         elif language is None:
             info.language = None if self.is_multilingual else "en"
-        gen = self._generate(mel, mask, content, first, opts, initial_prompt,
+        gen = self._generate(mel, mask, content, first, cached, opts, initial_prompt,
                              condition_on_previous_text, info)
         return gen, info
 
@@ -182,7 +182,9 @@ class WhisperModel:
             p.append(tok.no_timestamps)
         return p
 
-    def _generate(self, mel, mask, content, seek, opts, initial_prompt, condition, info):
+    def _generate(self, mel, mask, content, seek, cached, opts, initial_prompt, condition, info):
+        """The window loop (a generator: nothing runs until the caller iterates). Per-call state
+        only, so one WhisperModel can serve several transcriptions."""
         tok, timings = self.tokenizer, info.timings
         timings.setdefault("encode", 0.0)
         timings.setdefault("decode", 0.0)
@@ -201,10 +203,9 @@ class WhisperModel:
                 seek = nxt - 10
             size = min(N_FRAMES, content - seek)
             t0 = time.perf_counter()
-            cached = getattr(self, "_cached_enc", None)
-            self._cached_enc = None
             enc = cached[1] if cached and cached[0] == seek else \
                 self.model.encode(mel[:, seek:seek + N_FRAMES])
+            cached = None
             timings["encode"] += time.perf_counter() - t0
             prompt = self._prompt(all_tokens[reset_since:] if condition else [], opts)
             r = decode_with_fallback(dec, enc, prompt, len(prompt), opts, rng)
