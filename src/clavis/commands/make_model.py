@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from clavis import ClavisError
+
 
 def register(sub) -> None:
     from clavis.models.zoo import SHAPES
@@ -13,11 +15,12 @@ def register(sub) -> None:
         description="Write random weights with the tensor names, shapes and metadata of a real "
                     "model, plus a valid tokenizer, as a GGUF file (and with --hf-dir the same "
                     "weights as a Hugging Face folder). LLM shapes: " + ", ".join(SHAPES) +
-                    "; whisper-tiny|base|small write an HF Whisper folder to -o.")
+                    "; whisper-tiny|base|small write an HF Whisper folder (to --hf-dir or -o).")
     p.add_argument("shape", metavar="SHAPE", help="e.g. qwen2.5-0.5b, llama-3.2-1b, tiny-llama")
     p.add_argument("--quant", choices=["q4_0", "q8_0", "f16", "f32"], default="q4_0",
                    help="weight type in the GGUF (default q4_0)")
-    p.add_argument("-o", "--output", required=True, help="the .gguf file to write")
+    p.add_argument("-o", "--output", default=None,
+                   help="the .gguf file to write (for whisper-* shapes: the folder)")
     p.add_argument("--hf-dir", default=None, help="also write the f32 weights as an HF folder")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(func=run)
@@ -27,9 +30,14 @@ def run(args) -> int:
     from tqdm import tqdm
     if args.shape.startswith("whisper-"):
         from clavis.models import whisper_zoo
-        whisper_zoo.make(args.shape, args.output, args.seed)
-        print(f"wrote {args.output}")
+        out = args.hf_dir or args.output
+        if not out:
+            raise ClavisError(f"{args.shape}: say where to write the HF folder (--hf-dir DIR or -o DIR)")
+        whisper_zoo.make(args.shape, out, args.seed)
+        print(f"wrote {out}")
         return 0
+    if not args.output:
+        raise ClavisError(f"{args.shape}: -o OUT.gguf is required")
     from clavis.models import zoo
     zoo.make_args(args.shape)   # an unknown shape fails before anything is written
     bar = tqdm(desc=f"{args.shape} {args.quant}", unit="tensor", file=sys.stderr, leave=False)
