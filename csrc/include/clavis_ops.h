@@ -41,7 +41,7 @@ typedef void (*clv_scale_fn)(const float *x, float s, float *y, int64_t n);
  * contiguous) that share one KV head, attend to its first n_keys[r] keys:
  * out[r][h] = softmax(scale * q k^T) v, out laid out like q. k/v: [keys][d] float32, or IEEE
  * half if f16. A row with n_keys 0 gives zeros. rows <= CLV_ATT_ROWS. */
-#define CLV_ATT_ROWS 4
+#define CLV_ATT_ROWS 32
 typedef void (*clv_attention_fn)(const float *q, float *out, int64_t rows, int64_t row_stride,
                                  int64_t g, int64_t d, const void *k, const void *v,
                                  const int64_t *n_keys, float scale, int f16);
