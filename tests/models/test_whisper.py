@@ -143,6 +143,30 @@ def test_q8_0_weights_stay_close(tmp_path_factory, mel):
     assert rel_err(l8, l32) < 0.05
 
 
+def test_quantized_models_keep_cross_kv_in_f16(tmp_path_factory, mel):
+    """q8_0 weights: the cross-attention K/V default to float16 (half the bytes read per token).
+    The f16 rounding itself moves f32-weight logits by ~1e-5 (bound 1e-4); with q8_0 weights the
+    logits stay within q8_0's own bound of the f32 model (q8_0 re-quantizes each activation, so
+    any perturbation shows up at q8_0's scale, not f16's)."""
+    from clavis.models.whisper_load import load_whisper
+    folder = zoo_folder(tmp_path_factory, "whisper-tiny")
+    f32, q8 = load_whisper(folder).model, load_whisper(folder, quant="q8_0").model
+    enc32 = f32.encode(mel)
+    st16 = q8.new_state(q8.encode(mel))
+    assert st16.cross_k[0].dtype == np.float16 and st16.cross_v[0].dtype == np.float16
+    st32 = f32.new_state(enc32)
+    assert st32.cross_k[0].dtype == np.float32
+    ids = [50258, 50259, 50359, 50363]
+    l32 = f32.decode([ids], st32)[0]
+    l32h = f32.decode([ids], f32.new_state(enc32, cross_dtype=np.float16))[0]
+    assert rel_err(l32h, l32) < 1e-4
+    assert rel_err(q8.decode([ids], st16)[0], l32) < 0.05
+    for _ in range(4):   # single-token steps read the f16 cross K/V too
+        tok = [[int(l32[-1].argmax())]]
+        l32 = f32.decode(tok, st32)[0]
+        assert rel_err(q8.decode(tok, st16)[0], l32) < 0.05
+
+
 def test_bad_model_paths(tmp_path):
     from clavis.models.whisper_load import load_whisper
     with pytest.raises(ClavisError, match="no such"):

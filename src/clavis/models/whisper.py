@@ -223,24 +223,32 @@ class Whisper:
         for blk in self.enc_blocks:
             h = ops.layer_norm(x, blk.ln1_w, blk.ln1_b, LN_EPS)
             at = blk.attn
-            q = self._linear(h, at.wq, at.bq).reshape(-1, a.n_audio_head, hd)
-            k = self._heads(self._linear(h, at.wk), a.n_audio_head)
-            v = self._heads(self._linear(h, at.wv, at.bv), a.n_audio_head)
+            q, k, v = kmm.matmul_multi(h, (at.wq, at.wk, at.wv))
+            q = ops.add(q, at.bq).reshape(-1, a.n_audio_head, hd)
+            k = self._heads(k, a.n_audio_head)
+            v = self._heads(ops.add(v, at.bv), a.n_audio_head)
             o = ops.attention(q, k, v, k.shape[1], 0, False, hd ** -0.5)
             x = ops.add(x, self._linear(o.reshape(-1, a.d_model), at.wo, at.bo))
             x = self._mlp(blk, x)
         return ops.layer_norm(x, *self.enc_ln, LN_EPS)
 
     # ---- decoder -------------------------------------------------------------------------------
-    def new_state(self, audio: np.ndarray, batch: int = 1, cache_dtype=np.float32) -> DecoderState:
-        """Cross-attention K/V from the encoder output, once per window; empty self caches."""
+    def new_state(self, audio: np.ndarray, batch: int = 1, cache_dtype=np.float32,
+                  cross_dtype=None) -> DecoderState:
+        """Cross-attention K/V from the encoder output, once per window; empty self caches.
+
+        The cross K/V (n_audio_ctx rows per layer, read in full for every token) are kept as
+        float16 when the weights are quantized (cross_dtype None): decode reads them from memory
+        at every step, and their rounding (2^-11 relative) is far below q8_0's (~2^-8)."""
         a = self.args
         hd = a.d_model // a.n_text_head
+        if cross_dtype is None:
+            cross_dtype = np.float16 if self.quant in ("q8_0", "q4_0") else np.float32
         ck, cv = [], []
         for blk in self.dec_blocks:
-            ck.append(self._heads(self._linear(audio, blk.cross.wk), a.n_text_head).astype(cache_dtype))
-            cv.append(self._heads(self._linear(audio, blk.cross.wv, blk.cross.bv),
-                                  a.n_text_head).astype(cache_dtype))
+            k, v = kmm.matmul_multi(audio, (blk.cross.wk, blk.cross.wv))
+            ck.append(self._heads(k, a.n_text_head).astype(cross_dtype))
+            cv.append(self._heads(ops.add(v, blk.cross.bv), a.n_text_head).astype(cross_dtype))
         shape = (batch, a.n_text_head, a.n_text_ctx, hd)
         sk = [np.zeros(shape, cache_dtype) for _ in self.dec_blocks]
         sv = [np.zeros(shape, cache_dtype) for _ in self.dec_blocks]
@@ -266,9 +274,10 @@ class Whisper:
         for li, blk in enumerate(self.dec_blocks):
             h = ops.layer_norm(x, blk.ln1_w, blk.ln1_b, LN_EPS)
             at = blk.attn
-            q = self._linear(h, at.wq, at.bq).reshape(bsz, t, nh, hd)
-            k = self._linear(h, at.wk).reshape(bsz, t, nh, hd)
-            v = self._linear(h, at.wv, at.bv).reshape(bsz, t, nh, hd)
+            q, k, v = kmm.matmul_multi(h, (at.wq, at.wk, at.wv))
+            q = ops.add(q, at.bq).reshape(bsz, t, nh, hd)
+            k = k.reshape(bsz, t, nh, hd)
+            v = ops.add(v, at.bv).reshape(bsz, t, nh, hd)
             kc, vc = state.self_k[li], state.self_v[li]
             kc[:, :, pos0:pos0 + t] = k.transpose(0, 2, 1, 3)
             vc[:, :, pos0:pos0 + t] = v.transpose(0, 2, 1, 3)
