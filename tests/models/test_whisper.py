@@ -167,6 +167,23 @@ def test_quantized_models_keep_cross_kv_in_f16(tmp_path_factory, mel):
         assert rel_err(q8.decode(tok, st16)[0], l32) < 0.05
 
 
+@pytest.mark.parametrize("n", [3000, 7, 8, 1])
+def test_im2col_conv2_matches_torch_conv1d(n):
+    """conv2 of quantized models is a GEMM over _im2col_s2's columns: with those columns the
+    product equals torch's conv1d (kernel 3, stride 2, padding 1), odd and even lengths."""
+    import torch
+    from clavis.models.whisper import Whisper
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((5, n)).astype(np.float32)
+    w = rng.standard_normal((4, 5, 3)).astype(np.float32)
+    cols = Whisper._im2col_s2(x)
+    ref = torch.nn.functional.conv1d(torch.from_numpy(x)[None].double(),
+                                     torch.from_numpy(w).double(), stride=2, padding=1)[0].numpy()
+    assert cols.shape == (ref.shape[1], 15)
+    np.testing.assert_allclose(cols.astype(np.float64) @ w.reshape(4, 15).T.astype(np.float64),
+                               ref.T, rtol=0, atol=1e-12)
+
+
 def test_bad_model_paths(tmp_path):
     from clavis.models.whisper_load import load_whisper
     with pytest.raises(ClavisError, match="no such"):

@@ -4,6 +4,7 @@ ref: openai/whisper whisper/model.py; transformers' modeling_whisper.py (the nam
 
 Encoder (one 30-s window, mel[n_mels, 3000]):
   conv1 (k3, s1) + GELU -> conv2 (k3, s2) + GELU -> x[1500, d] + sinusoidal positions
+  (conv2 as an int8 GEMM over im2col columns when the weights are quantized)
   -> n_layer x pre-LN blocks (self-attention, MLP with GELU) -> layer_norm -> audio[1500, d]
 Decoder (B sequences of T new tokens at position pos0):
   token embedding + learned positions -> n_layer x (LN -> causal self-attention with a KV cache,
@@ -160,6 +161,9 @@ class Whisper:
         self.conv1_b = w.get(f"{enc}.conv1.bias", (d,))
         self.conv2_w = w.get(f"{enc}.conv2.weight", (d, d, 3))
         self.conv2_b = w.get(f"{enc}.conv2.bias", (d,))
+        # quantized models run conv2 (the front end's bulk) as an int8 GEMM over im2col columns
+        self.conv2_q = (kmm.PackedWeight(self.conv2_w.reshape(d, 3 * d), "q8_0", d, 3 * d)
+                        if quant in ("q8_0", "q4_0") and (3 * d) % 32 == 0 else None)
         self.enc_pos = w.get(f"{enc}.embed_positions.weight", (a.n_audio_ctx, d))
         self.enc_blocks = [self._block(w, f"{enc}.layers.{i}", False) for i in range(a.n_audio_layer)]
         self.enc_ln = (w.get(f"{enc}.layer_norm.weight", (d,)), w.get(f"{enc}.layer_norm.bias", (d,)))
@@ -209,6 +213,18 @@ class Whisper:
         return np.ascontiguousarray(x.reshape(t, n_head, -1).transpose(1, 0, 2))
 
     # ---- encoder -------------------------------------------------------------------------------
+    @staticmethod
+    def _im2col_s2(x):
+        """x[C, L] -> cols[L/2, C*3]: cols[o, c*3 + k] = x[c, 2o + k - 1] (0 outside), the input
+        of conv2 (kernel 3, stride 2, padding 1) as a matrix product with W[d, C*3]."""
+        c, n = x.shape
+        xp = np.zeros((c, n + 2), np.float32)
+        xp[:, 1:-1] = x
+        lout = (n - 1) // 2 + 1
+        cols = np.lib.stride_tricks.as_strided(xp, (lout, c, 3), (2 * xp.strides[1], xp.strides[0],
+                                                                  xp.strides[1]))
+        return np.ascontiguousarray(cols).reshape(lout, c * 3)
+
     def encode(self, mel: np.ndarray) -> np.ndarray:
         """mel f32[n_mels, 2 * n_audio_ctx] -> audio features f32[n_audio_ctx, d]."""
         a = self.args
@@ -217,8 +233,11 @@ class Whisper:
             raise ClavisError(f"the encoder takes mel[{a.n_mels}, {2 * a.n_audio_ctx}], got "
                               f"{list(mel.shape)}")
         x = ops.conv1d_gelu(mel, self.conv1_w, self.conv1_b, 1, 1)          # [d, 3000]
-        x = ops.conv1d_gelu(x, self.conv2_w, self.conv2_b, 2, 1)            # [d, 1500]
-        x = ops.add(np.ascontiguousarray(x.T), self.enc_pos)               # [1500, d]
+        if self.conv2_q is not None:
+            x = ops.gelu(ops.add(kmm.matmul(self._im2col_s2(x), self.conv2_q), self.conv2_b))
+        else:
+            x = np.ascontiguousarray(ops.conv1d_gelu(x, self.conv2_w, self.conv2_b, 2, 1).T)
+        x = ops.add(x, self.enc_pos)                                       # [1500, d]
         hd = a.d_model // a.n_audio_head
         for blk in self.enc_blocks:
             h = ops.layer_norm(x, blk.ln1_w, blk.ln1_b, LN_EPS)
