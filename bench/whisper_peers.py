@@ -176,6 +176,12 @@ def main(argv=None) -> int:
         ref = next((x for e, tt, x in rows if e == "faster-whisper" and tt == t), None)
         ratio = f"{r['encoder_s'] / ref['encoder_s']:.2f}x" if ref else "-"
         lines.append(f"| {eng} | {t} | {r['encoder_s']:.3f} | {r['token_ms']:.1f} | {ratio} |")
+    c2 = next((r for e, t, r in rows if e == "clavis" and t == 2), None)
+    f2 = next((r for e, t, r in rows if e == "faster-whisper" and t == 2), None)
+    if c2 and f2:
+        ratio = c2["encoder_s"] / f2["encoder_s"]
+        lines += ["", f"Target (issue 5): clavis's encoder at <= 0.8x faster-whisper's time on 2 "
+                      f"threads: {ratio:.2f}x, {'met' if ratio <= 0.8 else 'NOT met'} in this run."]
     text = "\n".join(lines) + "\n"
     (ROOT / "bench" / "whisper_peers.md").write_text(text)
     if not a.no_write:
