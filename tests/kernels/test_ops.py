@@ -283,6 +283,11 @@ CASES = [  # T, Hq, Hkv, D, S, n_kv, pos0, causal
     (4, 2, 2, 7, 20, 20, 0, False),          # tiny head_dim (all tail)
     (2, 16, 1, 100, 150, 150, 148, True),    # 16 heads on one KV head
     (1, 4, 2, 64, 10, 0, 0, True),           # empty cache -> zeros
+    # many rows (rows-in-lanes path): several row blocks, a partial one, several key blocks
+    (75, 8, 2, 64, 200, 150, 75, True),      # causal prefill at an offset, GQA 4
+    (70, 6, 6, 64, 300, 300, 0, False),      # encoder-like, non-causal, 300 keys
+    (33, 4, 1, 128, 90, 70, 37, True),       # D=128, MQA
+    (40, 2, 1, 80, 130, 130, 0, True),       # D=80 (a partial 4-vector group), causal from 0
 ]
 
 
