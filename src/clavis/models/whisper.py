@@ -300,11 +300,13 @@ class Whisper:
             kc, vc = state.self_k[li], state.self_v[li]
             kc[:, :, pos0:pos0 + t] = k.transpose(0, 2, 1, 3)
             vc[:, :, pos0:pos0 + t] = v.transpose(0, 2, 1, 3)
-            o = np.empty((bsz, t, nh, hd), np.float32)
-            for b in range(bsz):
-                o[b] = ops.attention(np.ascontiguousarray(q[b]), kc[b], vc[b], pos0 + t, pos0,
-                                     True, hd ** -0.5)
-            x = ops.add(x, self._linear(o.reshape(bsz * t, a.d_model), at.wo, at.bo))
+            # all sequences in one call: sequence b's head h is head b*nh + h of one cache
+            qa = np.ascontiguousarray(q.transpose(1, 0, 2, 3)).reshape(t, bsz * nh, hd)
+            o = ops.attention(qa, kc.reshape(bsz * nh, -1, hd), vc.reshape(bsz * nh, -1, hd),
+                              pos0 + t, pos0, True, hd ** -0.5)
+            o = o.reshape(t, bsz, nh, hd).transpose(1, 0, 2, 3)
+            x = ops.add(x, self._linear(np.ascontiguousarray(o).reshape(bsz * t, a.d_model),
+                                        at.wo, at.bo))
             # cross-attention on the window's audio
             h = ops.layer_norm(x, blk.lnx_w, blk.lnx_b, LN_EPS)
             cr = blk.cross
