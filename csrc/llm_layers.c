@@ -6,6 +6,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#define CLV_HAVE_MMAP 1
+#endif
 
 #include "clavis_ops.h"
 #include "formats/fp16.h"
@@ -102,14 +106,38 @@ static void layer(clv_threadpool *pool, const clv_llm_hparams *hp, const clv_llm
     clv_add(pool, x, o, x, 1, t * dim, 0);
 }
 
+/* Scratch of a forward: a prefill's is tens of MB. From malloc, freeing it would raise glibc's
+ * dynamic mmap threshold and leave it (and later buffers) resident in the heap; its own mapping
+ * goes back to the OS at once. */
+static void *scratch_alloc(size_t n) {
+#ifdef CLV_HAVE_MMAP
+    if (n >= (1u << 20)) {
+        void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return p == MAP_FAILED ? NULL : p;
+    }
+#endif
+    return malloc(n);
+}
+
+static void scratch_free(void *p, size_t n) {
+#ifdef CLV_HAVE_MMAP
+    if (n >= (1u << 20)) {
+        munmap(p, n);
+        return;
+    }
+#endif
+    free(p);
+}
+
 int clv_llm_layers(clv_threadpool *pool, const clv_llm_hparams *hp, const clv_llm_layer *layers,
                    int n_layers, float *x, int64_t t, int64_t pos0, const int32_t *positions) {
     if (t <= 0 || pos0 < 0 || pos0 + t > hp->n_ctx) return -1;
     size_t af = act_floats(hp, t), qb = quant_bytes(hp, layers, n_layers, t);
-    float *a = malloc(af * sizeof(float) + qb + 64);
+    size_t bytes = af * sizeof(float) + qb + 64;
+    float *a = scratch_alloc(bytes);
     if (!a) return -2;
     void *qs = (void *)(((uintptr_t)(a + af) + 63) & ~(uintptr_t)63);
     for (int i = 0; i < n_layers; i++) layer(pool, hp, &layers[i], x, t, pos0, positions, a, qs);
-    free(a);
+    scratch_free(a, bytes);
     return 0;
 }

@@ -20,7 +20,7 @@ import numpy as np
 
 from clavis import ClavisError
 from clavis.models.args import ModelArgs
-from clavis.models.weights import GGUFSource, HFSource, WeightSource, permute_qk
+from clavis.models.weights import GGUFSource, HFSource, WeightSource, permute_qk, release_pages
 
 Hook = Callable[[str, np.ndarray], None]
 HOOK_NAMES = ("inp_embd", "attn_norm", "q", "k", "v", "q_rope", "k_rope", "attn", "attn_out",
@@ -199,6 +199,7 @@ class LlamaModel:
             raise ClavisError(f"token id out of range 0..{self.args.vocab_size - 1}")
         hook = hook or _no_hook
         x = ops.embedding(self.embd, self.embd_type, self.args.dim, ids)   # [T, dim]
+        release_pages(self.embd)   # a mapped table: the rows just read need not stay resident
         hook("inp_embd", x)
         pos = np.arange(pos0, pos0 + T, dtype=np.int32)
         plan = self._layer_plan(kv) if hook is _no_hook else None
