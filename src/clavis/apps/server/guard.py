@@ -41,6 +41,7 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         if not self._authorized(scope):
+            await _drain(receive)
             return await _send_error(send, 401, "missing or wrong API key: send the header "
                                      "'Authorization: Bearer KEY' (clavis serve --api-key)",
                                      "invalid_api_key", [("www-authenticate", "Bearer")])
@@ -51,6 +52,7 @@ class Guard:
             except ValueError:
                 return await _send_error(send, 400, "bad Content-Length header", "invalid_value")
             if too_big:
+                await _drain(receive)
                 return await _send_error(send, 413, self._too_big_msg(), "request_too_large")
         if length is not None:
             return await self.app(scope, receive, send)
@@ -63,6 +65,8 @@ class Guard:
             chunks.append(msg.get("body", b""))
             seen += len(chunks[-1])
             if seen > self.max_body:
+                if msg.get("more_body"):
+                    await _drain(receive)
                 return await _send_error(send, 413, self._too_big_msg(), "request_too_large")
             if not msg.get("more_body"):
                 break
@@ -76,3 +80,20 @@ class Guard:
     def _too_big_msg(self) -> str:
         return (f"request body larger than the limit of {self.max_body} bytes "
                 "(clavis serve --max-body-mb)")
+
+
+DRAIN_LIMIT = 64 << 20
+
+
+async def _drain(receive, limit: int = DRAIN_LIMIT) -> None:
+    """Read and discard a refused request's body (up to `limit` bytes) BEFORE answering, so a
+    client still sending gets our 4xx instead of a connection reset from unread data on close
+    (once the response is complete the server stops delivering the body)."""
+    seen = 0
+    while seen <= limit:
+        msg = await receive()
+        if msg["type"] != "http.request":
+            return
+        seen += len(msg.get("body", b""))
+        if not msg.get("more_body"):
+            return
