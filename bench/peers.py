@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from benchmarks_md import cpu_name, replace_section
+from clavis.runtime.bench import weight_bytes_per_token
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "models"
@@ -47,24 +48,6 @@ def make_model(shape: str, quant: str, hf: bool) -> tuple[Path, Path | None]:
         print(f"making {gguf.name}{' + HF folder' if hf_dir else ''} ...", file=sys.stderr, flush=True)
         subprocess.run(cmd, check=True)
     return gguf, hf_dir
-
-
-def weight_bytes_per_token(gguf: Path) -> tuple[int, int, float]:
-    """(bytes read per decoded token, file bytes, parameter count). The token embedding is
-    read one row per token, so it does not count unless it doubles as the output matrix."""
-    from gguf import GGUFReader
-
-    r = GGUFReader(str(gguf))
-    total, params, has_output, embd = 0, 0.0, False, 0
-    for t in r.tensors:
-        total += int(t.n_bytes)
-        params += float(t.n_elements)
-        if t.name == "output.weight":
-            has_output = True
-        if t.name == "token_embd.weight":
-            embd = int(t.n_bytes)
-    per_token = total - embd if has_output else total
-    return per_token, gguf.stat().st_size, params
 
 
 def read_bandwidth(threads: int) -> float:
@@ -99,7 +82,8 @@ def bench(args) -> list[dict]:
         engines = list(args.engines)
         want_torch = "torch" in engines
         gguf, hf_dir = make_model(shape, quant, hf=False)
-        per_tok, file_bytes, params = weight_bytes_per_token(gguf)
+        per_tok, _, params = weight_bytes_per_token(str(gguf))
+        file_bytes = gguf.stat().st_size
         if want_torch and params <= TORCH_MAX_PARAMS:
             gguf, hf_dir = make_model(shape, quant, hf=True)
         elif want_torch:

@@ -36,16 +36,17 @@ def resolve_model(model: str, quant: str = "q4_0", progress=None) -> str:
     return str(out)
 
 
-def weight_bytes_per_token(gguf_path: str) -> tuple[int, int]:
-    """(bytes of weights read per decoded token, total tensor bytes). The token embedding is read
-    one row per token, so it only counts when it doubles as the output matrix."""
+def weight_bytes_per_token(gguf_path: str) -> tuple[int, int, int]:
+    """(bytes of weights read per decoded token, total tensor bytes, parameter count). The token
+    embedding is read one row per token, so it only counts when it doubles as the output matrix."""
     from clavis.formats.gguf import read_gguf
 
     gf = read_gguf(gguf_path)
     total = sum(t.nbytes for t in gf.tensors.values())
+    params = sum(int(np.prod(t.shape, dtype=np.int64)) for t in gf.tensors.values())
     embd = gf.tensors["token_embd.weight"].nbytes if "token_embd.weight" in gf.tensors else 0
     per_token = total - embd if "output.weight" in gf.tensors else total
-    return per_token, total
+    return per_token, total, params
 
 
 def bench_llm(model: str, quant: str = "q4_0", threads: int | None = None, prompt: int = 512,
@@ -58,7 +59,7 @@ def bench_llm(model: str, quant: str = "q4_0", threads: int | None = None, promp
         kernels.set_num_threads(threads)
     step("model")
     path = resolve_model(model, quant)
-    per_token, total = weight_bytes_per_token(path)
+    per_token, total, _ = weight_bytes_per_token(path)
     step("read bandwidth")
     bw_before = read_bandwidth()
     step("load")
