@@ -70,21 +70,7 @@ static inline void vhsum4(VF a, VF b, VF c, VF d, float *out) {
 /* (x0,x1,x2,x3,...) -> (x1,x0,x3,x2,...) */
 static inline VF vswap_pairs(VF a) { return _mm256_permute_ps(a, 0xB1); }
 static inline VF vload_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
-static inline VF vloadn(const float *p, int64_t n, float fill) {
-    float b[VW];
-    for (int i = 0; i < VW; i++) b[i] = i < n ? p[i] : fill;
-    return _mm256_loadu_ps(b);
-}
-static inline void vstoren(float *p, VF v, int64_t n) {
-    float b[VW];
-    _mm256_storeu_ps(b, v);
-    memcpy(p, b, (size_t)n * sizeof(float));
-}
-static inline VF vloadn_f16(const uint16_t *p, int64_t n) {
-    uint16_t b[VW] = {0};
-    memcpy(b, p, (size_t)n * sizeof(uint16_t));
-    return vload_f16(b);
-}
+#include "simd_tails_buffered.h"
 
 #include "simd_common.h"
 #endif

@@ -52,21 +52,7 @@ static inline void vhsum4(VF a, VF b, VF c, VF d, float *out) {
 }
 static inline VF vswap_pairs(VF a) { return vrev64q_f32(a); }
 static inline VF vload_f16(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
-static inline VF vloadn(const float *p, int64_t n, float fill) {
-    float b[VW];
-    for (int i = 0; i < VW; i++) b[i] = i < n ? p[i] : fill;
-    return vld1q_f32(b);
-}
-static inline void vstoren(float *p, VF v, int64_t n) {
-    float b[VW];
-    vst1q_f32(b, v);
-    memcpy(p, b, (size_t)n * sizeof(float));
-}
-static inline VF vloadn_f16(const uint16_t *p, int64_t n) {
-    uint16_t b[VW] = {0};
-    memcpy(b, p, (size_t)n * sizeof(uint16_t));
-    return vload_f16(b);
-}
+#include "simd_tails_buffered.h"
 
 #include "simd_common.h"
 #endif
