@@ -152,3 +152,50 @@ void clv_parallel_for(clv_threadpool *p, int64_t n_chunks, clv_task_fn fn, void 
     }
     pthread_mutex_unlock(&p->job_mu);
 }
+
+/* ---------------------------------------------------------------- contiguous ranges */
+#define RANGES_MAX 64
+
+typedef struct {
+    clv_task_fn fn;
+    void *ctx;
+    int n_ranges;
+    int64_t end[RANGES_MAX];
+    _Atomic int64_t next[RANGES_MAX];
+} ranges_job;
+
+/* Called exactly n_chunks times in all; each call claims one chunk: the next of its own range, or
+ * else of another. A call cannot find every range exhausted: that would take n_chunks claims by
+ * the other calls, of which there are fewer. */
+static void ranges_task(void *p, int64_t c, int tid) {
+    ranges_job *j = p;
+    (void)c;
+    for (int i = 0; i < j->n_ranges; i++) {
+        int r = (tid + i) % j->n_ranges;
+        if (atomic_load_explicit(&j->next[r], memory_order_relaxed) >= j->end[r]) continue;
+        int64_t k = atomic_fetch_add_explicit(&j->next[r], 1, memory_order_relaxed);
+        if (k < j->end[r]) {
+            j->fn(j->ctx, k, tid);
+            return;
+        }
+    }
+}
+
+void clv_parallel_for_ranges(clv_threadpool *p, int64_t n_chunks, clv_task_fn fn, void *ctx) {
+    int t = clv_threadpool_size(p);
+    if (t <= 1 || n_chunks <= 1) {
+        clv_parallel_for(p, n_chunks, fn, ctx);
+        return;
+    }
+    if (t > RANGES_MAX) t = RANGES_MAX;
+    if (t > n_chunks) t = (int)n_chunks;
+    ranges_job j;
+    j.fn = fn;
+    j.ctx = ctx;
+    j.n_ranges = t;
+    for (int r = 0; r < t; r++) {
+        atomic_init(&j.next[r], n_chunks * r / t);
+        j.end[r] = n_chunks * (r + 1) / t;
+    }
+    clv_parallel_for(p, n_chunks, ranges_task, &j);
+}

@@ -89,6 +89,7 @@ def _ran(out: str) -> dict[str, set[str]]:
     for op, var in re.findall(r"^ok\s+(\S+)\s+(\S+)\s", out, re.M):
         ran.setdefault(op, set()).add(var)
     assert ran.pop("drivers", None) == {"pool"}, "the threaded-driver check did not run"
+    assert ran.pop("ranges", None) == {"pool"}, "the contiguous-ranges pool check did not run"
     return ran
 
 

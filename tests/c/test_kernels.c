@@ -188,7 +188,7 @@ static int case_rope(const void *fn, const void *ref, int i) {
 /* ------------------------------------------------------------------ attention */
 static int case_attention(const void *fn, const void *ref, int i) {
     int64_t g = irand(1, 20), d = i < 4 ? (int64_t[]){64, 128, 80, 7}[i] : irand(1, 130);
-    int64_t rows = irand(1, CLV_ATT_ROWS), stride = g * d + irand(0, 9), n_max = irand(1, 200);
+    int64_t rows = i == 6 || i == 7 ? 1 : irand(1, CLV_ATT_ROWS), stride   /* 1: the decode path */ = g * d + irand(0, 9), n_max = irand(1, 200);
     int64_t nk[CLV_ATT_ROWS];
     for (int64_t r = 0; r < rows; r++)   /* causal-like (growing by one) or arbitrary */
         nk[r] = i == 5 ? 0 : i % 3 ? (n_max - rows + 1 + r > 0 ? n_max - rows + 1 + r : 0) : irand(0, n_max);
@@ -377,6 +377,35 @@ static int drivers_agree(void) {
     return ok;
 }
 
+/* clv_parallel_for_ranges runs every chunk exactly once, for any chunk count and pool size */
+static void count_chunk(void *ctx, int64_t c, int tid) {
+    (void)tid;
+    __atomic_fetch_add((int *)ctx + c, 1, __ATOMIC_RELAXED);
+}
+
+static int ranges_exact(void) {
+    static const int64_t ns[] = {1, 2, 3, 5, 7, 64, 1001};
+    for (int t = 1; t <= 4; t++) {
+        clv_threadpool *pool = clv_threadpool_create(t);
+        for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+            for (int rep = 0; rep < 20; rep++) {
+                int *hits = calloc((size_t)ns[i], sizeof(int));
+                clv_parallel_for_ranges(pool, ns[i], count_chunk, hits);
+                for (int64_t c = 0; c < ns[i]; c++)
+                    if (hits[c] != 1) {
+                        snprintf(g_fail_msg, sizeof g_fail_msg, "%d threads, %lld chunks: chunk %lld ran %d times",
+                                 t, (long long)ns[i], (long long)c, hits[c]);
+                        free(hits);
+                        clv_threadpool_destroy(pool);
+                        return 0;
+                    }
+                free(hits);
+            }
+        clv_threadpool_destroy(pool);
+    }
+    return 1;
+}
+
 /* ------------------------------------------------------------------ driver */
 static const struct { const char *prefix; case_fn fn; int cases; } TESTS[] = {
     {"rms_norm", case_rms_norm, 40}, {"layer_norm", case_layer_norm, 40}, {"softmax", case_softmax, 40},
@@ -438,6 +467,13 @@ int main(int argc, char **argv) {
         passed++;
     } else {
         printf("FAIL %-12s %-14s %s\n", "drivers", "pool", g_fail_msg);
+        failed++;
+    }
+    if (ranges_exact()) {
+        printf("ok   %-12s %-14s every chunk once, 1-4 threads\n", "ranges", "pool");
+        passed++;
+    } else {
+        printf("FAIL %-12s %-14s %s\n", "ranges", "pool", g_fail_msg);
         failed++;
     }
     printf("%d passed, %d failed\n", passed, failed);
