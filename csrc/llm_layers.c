@@ -19,10 +19,17 @@ static int64_t max3(int64_t a, int64_t b, int64_t c) {
     return m > c ? m : c;
 }
 
-/* floats of activation scratch for t tokens (h, q, k, v, att, o, gate, up) */
+/* Activation scratch for t tokens, two regions whose buffers are never live at the same time:
+ *   H [t, dim]:  h (a norm's output), then o (a projection back to dim) once h is consumed;
+ *   B:           q, k, v, att during attention, then gate, up during the FFN.
+ * (A prefill chunk's scratch is part of the peak RSS: ~30% less than one buffer each.) */
+static int64_t att_floats(const clv_llm_hparams *hp) {
+    return 2 * hp->n_heads * hp->head_dim + 2 * hp->n_kv_heads * hp->head_dim;
+}
+
 static size_t act_floats(const clv_llm_hparams *hp, int64_t t) {
-    int64_t q = hp->n_heads * hp->head_dim, kv = hp->n_kv_heads * hp->head_dim;
-    return (size_t)t * (size_t)(2 * hp->dim + 2 * q + 2 * kv + 2 * hp->ffn_dim);
+    int64_t b = att_floats(hp) > 2 * hp->ffn_dim ? att_floats(hp) : 2 * hp->ffn_dim;
+    return (size_t)t * (size_t)(hp->dim + b);
 }
 
 static size_t quant_bytes(const clv_llm_hparams *hp, const clv_llm_layer *L, int n_layers, int64_t t) {
@@ -76,8 +83,8 @@ static void store_kv(const clv_llm_hparams *hp, void *cache, const float *src, i
 static void layer(clv_threadpool *pool, const clv_llm_hparams *hp, const clv_llm_layer *L,
                   float *x, int64_t t, int64_t pos0, const int32_t *positions, float *a, void *qs) {
     int64_t dim = hp->dim, nq = hp->n_heads * hp->head_dim, nkv = hp->n_kv_heads * hp->head_dim;
-    float *h = a, *q = h + t * dim, *k = q + t * nq, *v = k + t * nkv, *att = v + t * nkv;
-    float *o = att + t * nq, *g = o + t * dim, *u = g + t * hp->ffn_dim;
+    float *h = a, *o = a, *q = h + t * dim, *k = q + t * nq, *v = k + t * nkv, *att = v + t * nkv;
+    float *g = q, *u = g + t * hp->ffn_dim;
 
     clv_rms_norm(pool, x, L->attn_norm, h, t, dim, hp->eps);
     const clv_llm_weight *wqkv[3] = {&L->wq, &L->wk, &L->wv};

@@ -199,7 +199,8 @@ class LlamaModel:
             raise ClavisError(f"token id out of range 0..{self.args.vocab_size - 1}")
         hook = hook or _no_hook
         x = ops.embedding(self.embd, self.embd_type, self.args.dim, ids)   # [T, dim]
-        release_pages(self.embd)   # a mapped table: the rows just read need not stay resident
+        if T > 1:   # a mapped table: a prompt's rows need not stay resident (one row: not worth a syscall)
+            release_pages(self.embd)
         hook("inp_embd", x)
         pos = np.arange(pos0, pos0 + T, dtype=np.int32)
         plan = self._layer_plan(kv) if hook is _no_hook else None
