@@ -10,14 +10,17 @@ Tensor shapes are given in NumPy order: a GGUF weight with ne = [k, n] is shape 
 """
 from __future__ import annotations
 
+import operator
 import os
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from clavis import ClavisError
+from clavis.kernels import _C
 
 # ggml type id -> (name, block size in elements, bytes per block). Only the types the
 # kernels handle are "supported"; the others are known so the error can name them.
@@ -165,23 +168,68 @@ class _Scan:
             return self.strings(count, what)
         return [self.value(itype, f"{what}[{i}]", depth + 1) for i in range(count)]
 
-    def strings(self, count: int, what: str) -> list[str]:
-        out = []
+    def strings(self, count: int, what: str) -> "GGUFStringArray":
+        """A string array, every length checked against the bytes left in one C pass; the
+        strings themselves are decoded when asked for (GGUFStringArray)."""
+        offsets, bad = _C.gguf_string_offsets(self.buf, self.off, count)
+        if bad is not None:
+            i, self.off, n, is_length = bad
+            self.need(n, f"length of {what}[{i}]" if is_length else f"{what}[{i}]")
+        offsets = np.frombuffer(offsets, dtype=np.int64)
+        self.off = int(offsets[-1])
+        return GGUFStringArray(self.buf, offsets)
+
+
+class GGUFStringArray(Sequence):
+    """A GGUF array of strings, read-only and lazy: len(), indexing (a slice gives a list),
+    iteration, == with a list; each string is decoded from the memory-mapped file when asked
+    for (str(raw, "utf-8", "replace")), never cached, so a 150k-token vocabulary costs no
+    Python objects until used. `raw()` gives (buffer, offsets) for the C helpers: element i's
+    8-byte length starts at offsets[i], its bytes end at offsets[i + 1]."""
+
+    __slots__ = ("_buf", "_off")
+    __hash__ = None
+
+    def __init__(self, buf: np.ndarray, offsets: np.ndarray):
         # a memoryview: slicing np.memmap builds a memmap object per slice (~6 us each)
-        buf, off, size = memoryview(self.buf).cast("B"), self.off, self.size
-        for i in range(count):
-            if off + 8 > size:
-                self.off = off
-                self.need(8, f"length of {what}[{i}]")
-            n = int.from_bytes(buf[off:off + 8], "little")
-            off += 8
-            if off + n > size:
-                self.off = off
-                self.need(n, f"{what}[{i}]")
-            out.append(str(buf[off:off + n], "utf-8", "replace"))
-            off += n
-        self.off = off
-        return out
+        self._buf, self._off = memoryview(buf).cast("B"), offsets
+
+    def raw(self) -> tuple[memoryview, np.ndarray]:
+        return self._buf, self._off
+
+    def _raw(self, i: int) -> memoryview:
+        return self._buf[int(self._off[i]) + 8:int(self._off[i + 1])]
+
+    def raw_bytes(self, i: int) -> bytes:
+        return bytes(self._raw(i))
+
+    def __len__(self) -> int:
+        return len(self._off) - 1
+
+    def __getitem__(self, i):
+        n = len(self)
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(n))]
+        i = operator.index(i)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("GGUF string array index out of range")
+        return str(self._raw(i), "utf-8", "replace")
+
+    def __iter__(self):
+        buf, off = self._buf, self._off.tolist()
+        for a, b in zip(off[:-1], off[1:]):
+            yield str(buf[a + 8:b], "utf-8", "replace")
+
+    def __eq__(self, other):
+        if not isinstance(other, (list, tuple, GGUFStringArray)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def __repr__(self):
+        head = ", ".join(repr(s) for s in self[:3])
+        return f"GGUFStringArray([{head}{', ...' if len(self) > 3 else ''}], len={len(self)})"
 
 
 def _scan(path: str, buf: np.ndarray) -> tuple[dict, list, int]:
@@ -290,7 +338,7 @@ def _add_kv(w, key: str, value: Any) -> None:
         w.add_float32(key, float(value))
     elif isinstance(value, str):
         w.add_string(key, value)
-    elif isinstance(value, (list, tuple, np.ndarray)):
+    elif isinstance(value, (list, tuple, np.ndarray, GGUFStringArray)):
         value = list(value.tolist() if isinstance(value, np.ndarray) else value)
         if value and isinstance(value[0], (int, np.integer)) and not isinstance(value[0], bool):
             w.add_key_value(key, [int(v) for v in value], GGUFValueType.ARRAY,

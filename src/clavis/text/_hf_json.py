@@ -64,12 +64,24 @@ def pre_tokenizer_for(pre: str) -> tuple[list[str], bool]:
     return PRE_TOKENIZERS[pre]
 
 
+def _indices(items: list, value) -> list[int]:
+    """Where `value` occurs in `items` (list.index scans at C speed; few hits expected)."""
+    out, i = [], -1
+    try:
+        while True:
+            i = items.index(value, i + 1)
+            out.append(i)
+    except ValueError:
+        return out
+
+
 def _added_tokens(tokens, types) -> list[dict]:
     out = []
-    for i, (text, t) in enumerate(zip(tokens, types)):
-        if t in (CONTROL, UNKNOWN, USER_DEFINED):
-            out.append({"id": i, "content": text, "single_word": False, "lstrip": False,
-                        "rstrip": False, "normalized": False, "special": t != USER_DEFINED})
+    types = types if isinstance(types, list) else list(types)
+    for i in sorted(_indices(types, CONTROL) + _indices(types, UNKNOWN)
+                    + _indices(types, USER_DEFINED)):
+        out.append({"id": i, "content": tokens[i], "single_word": False, "lstrip": False,
+                    "rstrip": False, "normalized": False, "special": types[i] != USER_DEFINED})
     return out
 
 
@@ -99,7 +111,7 @@ def _post_processor(tokens, bos_id, eos_id, add_bos, add_eos):
             "special_tokens": specials}
 
 
-def spm_merges(tokens, scores, types) -> list[list[str]]:
+def spm_merges(tokens, scores, types) -> list[tuple[str, str]]:
     """Every split (left, right) of a normal piece into two vocabulary pieces, ranked as
     llama.cpp's SPM tokenizer applies them: higher score of the merged piece first."""
     vocab = _vocab(tokens)
@@ -113,7 +125,7 @@ def spm_merges(tokens, scores, types) -> list[list[str]]:
             if li is not None and ri is not None:
                 found.append((-scores[i], i, li, ri, left, right))
     found.sort(key=lambda f: f[:4])
-    return [[f[4], f[5]] for f in found]
+    return [(f[4], f[5]) for f in found]
 
 
 def spm_json(tokens, scores, types, *, bos_id, eos_id, unk_id, add_bos, add_eos,
@@ -139,10 +151,11 @@ def spm_json(tokens, scores, types, *, bos_id, eos_id, unk_id, add_bos, add_eos,
     }
 
 
-def parse_merges(merges, vocab) -> list[list[str]]:
+def parse_merges(merges, vocab, first: int = 0) -> list[list[str]]:
+    """Each merge "left right" as [left, right]; `first` numbers the merges in the error."""
     out = []
-    for n, m in enumerate(merges):
-        parts = m.split(" ") if isinstance(m, str) else list(m)
+    for n, m in enumerate(merges, first):
+        parts = m.split(" ") if isinstance(m, str) else list(m) if isinstance(m, (list, tuple)) else []
         if len(parts) != 2 or parts[0] not in vocab or parts[1] not in vocab:
             raise ClavisError(f"tokenizer.ggml.merges[{n}] = {m!r} is not two vocabulary tokens "
                               "separated by one space")
@@ -150,9 +163,13 @@ def parse_merges(merges, vocab) -> list[list[str]]:
     return out
 
 
-def bpe_json(tokens, types, merges, *, pre, bos_id, eos_id, add_bos, add_eos) -> dict:
+def bpe_json(tokens, types, merges, *, pre, bos_id, eos_id, add_bos, add_eos,
+             vocab: dict | None = None) -> dict:
+    """With `vocab` given (piece -> first id), `merges` are already checked (left, right) pairs."""
     regexes, ignore_merges = pre_tokenizer_for(pre)
-    vocab = _vocab(tokens)
+    if vocab is None:
+        vocab = _vocab(tokens)
+        merges = parse_merges(merges, vocab)
     pretoks = [{"type": "Split", "pattern": {"Regex": r}, "behavior": "Isolated", "invert": False}
                for r in regexes]
     pretoks.append({"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
@@ -168,5 +185,5 @@ def bpe_json(tokens, types, merges, *, pre, bos_id, eos_id, add_bos, add_eos) ->
         "model": {"type": "BPE", "dropout": None, "unk_token": None,
                   "continuing_subword_prefix": None, "end_of_word_suffix": None,
                   "fuse_unk": False, "byte_fallback": False, "ignore_merges": ignore_merges,
-                  "vocab": vocab, "merges": parse_merges(merges, vocab)},
+                  "vocab": vocab, "merges": merges},
     }

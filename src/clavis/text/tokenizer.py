@@ -16,9 +16,14 @@ import json
 import numbers
 from pathlib import Path
 
+from collections.abc import Sequence
+
+from tokenizers import AddedToken as _HFAddedToken
 from tokenizers import Tokenizer as _HFTokenizer
+from tokenizers import models as _hf_models
 
 from clavis import ClavisError
+from clavis.kernels import _C
 from clavis.text import _hf_json as hj
 
 # Texts llama.cpp treats as end-of-generation tokens (besides tokenizer.ggml.eos_token_id).
@@ -41,7 +46,7 @@ def _get(fields, key, kind, default=None, required=False):
     ok = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool),
           "bool": lambda v: isinstance(v, (bool, int)),
           "str": lambda v: isinstance(v, str),
-          "list": lambda v: isinstance(v, (list, tuple))}[kind]
+          "list": lambda v: isinstance(v, Sequence) and not isinstance(v, (str, bytes))}[kind]
     if not ok(value):
         raise ClavisError(f"GGUF metadata {key!r} should be {kind}, got {type(value).__name__}")
     return bool(value) if kind == "bool" else value
@@ -65,26 +70,31 @@ class Tokenizer:
                  eos_id=None, extra_eos=(), unk_id=None, pad_id=None, add_space_prefix=False,
                  chat_template=None):
         self._hf = hf
-        self.tokens = tokens
+        self.tokens = tokens  # a list, or the GGUF file's lazy string array (decoded on demand)
         self.kind = kind  # "spm" or "bpe"
         self.bos_id, self.eos_id, self.unk_id, self.pad_id = bos_id, eos_id, unk_id, pad_id
         self.add_space_prefix = add_space_prefix
         self.chat_template = chat_template
         added = hf.get_added_tokens_decoder()
+        self._added_ids = frozenset(added)
         self.special_ids = frozenset(i for i, t in added.items() if t.special)
         eos = {i for i in (eos_id, *extra_eos) if i is not None}
         eos |= {i for i in added if added[i].content in EOG_TEXTS}
         self.eos_ids = frozenset(eos)
         self.add_bos = bos_id is not None and bos_id in hf.encode("", add_special_tokens=True).ids
-        self._bytes = None
+        self._bytes: dict[int, bytes] = {}
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
     def from_gguf_metadata(cls, fields: dict) -> "Tokenizer":
         model = _get(fields, _K + "model", "str", required=True)
-        tokens = list(_get(fields, _K + "tokens", "list", required=True))
+        tokens = _get(fields, _K + "tokens", "list", required=True)
+        if not hasattr(tokens, "raw"):  # a plain list (the GGUF reader's arrays are all str)
+            tokens = list(tokens)
+            if not all(isinstance(t, str) for t in tokens):
+                tokens = []
         n = len(tokens)
-        if n == 0 or not all(isinstance(t, str) for t in tokens):
+        if n == 0:
             raise ClavisError(f"GGUF metadata {_K}tokens must be a non-empty list of strings")
         types = list(_get(fields, _K + "token_type", "list", default=[hj.NORMAL] * n))
         if len(types) != n:
@@ -96,13 +106,13 @@ class Tokenizer:
         chat = _get(fields, "tokenizer.chat_template", "str")
         if model == "llama":
             scores = list(_get(fields, _K + "scores", "list", default=[0.0] * n))
-            if len(scores) != n:
+            if len(scores) != n or not all(isinstance(s, (int, float)) for s in scores):
                 raise ClavisError(f"GGUF metadata {_K}scores has {len(scores)} entries, "
-                                  f"{_K}tokens has {n}")
+                                  f"{_K}tokens has {n} (it needs one number per token)")
             space = _get(fields, _K + "add_space_prefix", "bool", default=True)
             unk = ids["unknown"] if ids["unknown"] is not None else (
                 types.index(hj.UNKNOWN) if hj.UNKNOWN in types else None)
-            spec = hj.spm_json(tokens, scores, types, unk_id=unk, add_space_prefix=space,
+            spec = hj.spm_json(list(tokens), scores, types, unk_id=unk, add_space_prefix=space,
                                add_bos=_get(fields, _K + "add_bos_token", "bool", default=True),
                                add_eos=_get(fields, _K + "add_eos_token", "bool", default=False),
                                **common)
@@ -110,7 +120,9 @@ class Tokenizer:
         elif model == "gpt2":
             merges = _get(fields, _K + "merges", "list", required=True)
             pre = _get(fields, _K + "pre", "str", default="default")
-            spec = hj.bpe_json(tokens, types, merges, pre=pre,
+            hj.pre_tokenizer_for(pre)  # an unknown one fails before the vocabulary is built
+            vocab = _vocab(tokens)
+            spec = hj.bpe_json(tokens, types, _merges(merges, vocab), pre=pre, vocab=vocab,
                                add_bos=_get(fields, _K + "add_bos_token", "bool", default=False),
                                add_eos=_get(fields, _K + "add_eos_token", "bool", default=False),
                                **common)
@@ -118,7 +130,9 @@ class Tokenizer:
         else:
             raise ClavisError(f"GGUF metadata {_K}model = {model!r} is not supported; "
                               "supported: llama (SentencePiece-style), gpt2 (byte-level BPE)")
-        hf = _build(spec, "GGUF tokenizer metadata")
+        hf = _build_bpe(spec, "GGUF tokenizer metadata")
+        del spec
+        _C.text_trim()  # the build's temporary dicts/strings: freed pages back to the OS
         return cls(hf, tokens, kind, extra_eos=(ids["eot"], ids["eom"]), unk_id=unk,
                    pad_id=ids["padding"], add_space_prefix=space, chat_template=chat, **common)
 
@@ -218,10 +232,12 @@ class Tokenizer:
         return StreamDecoder(self, skip_special, strip_leading_space)
 
     def token_bytes(self, i: int) -> bytes:
-        """The bytes a token stands for (a special token: its text)."""
-        if self._bytes is None:
-            self._bytes = _token_bytes_table(self)
-        return self._bytes[self._check_id(i)]
+        """The bytes a token stands for (a special token: its text); computed once per id."""
+        b = self._bytes.get(i)
+        if b is None:
+            i = self._check_id(i)
+            b = self._bytes[i] = _token_bytes(self, i)
+        return b
 
     def _check_id(self, i) -> int:
         if not isinstance(i, int) or isinstance(i, bool):
@@ -268,26 +284,38 @@ class StreamDecoder:
         return text
 
 
-def _token_bytes_table(tok: Tokenizer) -> list[bytes]:
-    added = {i for i in tok._hf.get_added_tokens_decoder()}
-    table = []
+def _token_bytes(tok: Tokenizer, i: int) -> bytes:
+    t = tok.tokens[i]
+    if i in tok._added_ids:
+        return t.encode("utf-8")
     if tok.kind == "bpe":
         u2b = hj.unicode_to_bytes()
-        for i, t in enumerate(tok.tokens):
-            if i in added or any(c not in u2b for c in t):
-                table.append(t.encode("utf-8"))
-            else:
-                table.append(bytes(u2b[c] for c in t))
-        return table
-    for i, t in enumerate(tok.tokens):
-        if i not in added and len(t) == 6 and t.startswith("<0x") and t.endswith(">"):
-            try:
-                table.append(bytes([int(t[3:5], 16)]))
-                continue
-            except ValueError:
-                pass
-        table.append((t if i in added else t.replace("▁", " ")).encode("utf-8"))
-    return table
+        if any(c not in u2b for c in t):
+            return t.encode("utf-8")
+        return bytes(u2b[c] for c in t)
+    if len(t) == 6 and t.startswith("<0x") and t.endswith(">"):
+        try:
+            return bytes([int(t[3:5], 16)])
+        except ValueError:
+            pass
+    return t.replace("▁", " ").encode("utf-8")
+
+
+def _vocab(tokens) -> dict[str, int]:
+    """Piece -> id (a repeated piece keeps its first id); one C pass for a GGUF string array."""
+    if hasattr(tokens, "raw"):
+        return _C.text_vocab(*tokens.raw())
+    return hj._vocab(tokens)
+
+
+def _merges(merges, vocab) -> list[tuple[str, str]]:
+    """The checked (left, right) merges: each "left right", both halves in the vocabulary."""
+    if not hasattr(merges, "raw"):
+        return [tuple(m) for m in hj.parse_merges(merges, vocab)]
+    out = _C.text_merges(*merges.raw(), vocab)
+    if isinstance(out, int):
+        hj.parse_merges([merges[out]], vocab, first=out)  # raises the ClavisError
+    return out
 
 
 def _read_json(path: Path):
@@ -297,6 +325,31 @@ def _read_json(path: Path):
         raise ClavisError(f"{path}: cannot read: {e}") from None
     except json.JSONDecodeError as e:
         raise ClavisError(f"{path}: line {e.lineno}: invalid JSON: {e.msg}") from None
+
+
+def _build_bpe(spec: dict, where: str) -> _HFTokenizer:
+    """The tokenizer `spec` (a tokenizer.json dict with a BPE model) describes, without the
+    JSON round trip for the big parts: the Rust BPE model is made straight from the vocab dict
+    and merge pairs (from_str spends ~0.5 us per vocabulary entry re-parsing them); the small
+    parts come from a shell built from the JSON with an empty model, and the added tokens are
+    added last, in order, as from_str does."""
+    m = spec["model"]
+    shell_spec = dict(spec, added_tokens=[], model=dict(m, vocab={}, merges=[], unk_token=None))
+    try:
+        shell = _HFTokenizer.from_str(json.dumps(shell_spec))
+        opts = {k: m[k] for k in ("dropout", "unk_token", "continuing_subword_prefix",
+                                  "end_of_word_suffix", "fuse_unk", "byte_fallback",
+                                  "ignore_merges") if m[k] is not None}
+        hf = _HFTokenizer(_hf_models.BPE(m["vocab"], [tuple(x) for x in m["merges"]], **opts))
+        for part in ("normalizer", "pre_tokenizer", "post_processor", "decoder"):
+            if getattr(shell, part) is not None:
+                setattr(hf, part, getattr(shell, part))
+        hf.add_tokens([_HFAddedToken(t["content"], single_word=t["single_word"], lstrip=t["lstrip"],
+                                     rstrip=t["rstrip"], normalized=t["normalized"],
+                                     special=t["special"]) for t in spec["added_tokens"]])
+        return hf
+    except Exception as e:  # the Rust side reports a plain Exception
+        raise ClavisError(f"{where}: not a valid tokenizer: {e}") from None
 
 
 def _build(spec: dict, where: str) -> _HFTokenizer:
