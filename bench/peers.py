@@ -107,6 +107,10 @@ def bench(args) -> list[dict]:
                 if not rs:
                     continue
                 tg = median_of(rs, "decode_tok_s")
+                # the bandwidth right before / after this engine's decodes (median over runs);
+                # the fraction is taken against their mean
+                dbw0, dbw1 = median_of(rs, "decode_bw_before"), median_of(rs, "decode_bw_after")
+                dbw = (dbw0 + dbw1) / 2
                 rows.append({
                     "model": shape, "quant": quant, "engine": e, "threads": threads,
                     "prefill_tok_s": median_of(rs, "prefill_tok_s"), "decode_tok_s": tg,
@@ -114,8 +118,9 @@ def bench(args) -> list[dict]:
                     "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
                     "file_mb": file_bytes / 2**20, "bytes_per_token": per_tok,
                     "read_bw_gbs": bw, "read_bw_after_gbs": bw_after,
+                    "decode_bw_before_gbs": dbw0, "decode_bw_after_gbs": dbw1,
                     "eff_bw_gbs": per_tok * tg / 1e9 if e != "torch" else None,
-                    "bw_fraction": per_tok * tg / 1e9 / bw if e != "torch" else None,
+                    "bw_fraction": per_tok * tg / 1e9 / dbw if e != "torch" else None,
                     "runs": len(rs),
                 })
     return rows
@@ -142,16 +147,18 @@ def write_report(rows: list[dict], args, cmdline: str) -> None:
         f"Command: `{cmdline}`  ",
         f"Random-weight GGUF files made by `clavis make-model`; prompt {args.prompt} tokens, "
         f"then {args.gen} decoded tokens; median of {args.reps} interleaved runs. "
-        "`bw` = memory read bandwidth measured right before / after the model's runs; "
-        "`eff` = weight bytes read per token x decode tok/s, as a fraction of `bw` (before).", "",
-        "| model | quant | engine | thr | pp512 tok/s | tg128 tok/s | TTFT s | load s | peak RSS MB | file MB | bw GB/s (before/after) | eff GB/s | eff/bw |",
+        "`bw` = memory read bandwidth (a STREAM-like read on all threads, by a separate process "
+        "while the engine waits) right before / after that engine's decode; this machine's "
+        "bandwidth switches between regimes, so a row whose two figures differ much saw a switch. "
+        "`eff` = weight bytes read per token x decode tok/s; `eff/bw` = eff / the mean of the two.", "",
+        "| model | quant | engine | thr | pp512 tok/s | tg128 tok/s | TTFT s | load s | peak RSS MB | file MB | bw GB/s (before/after decode) | eff GB/s | eff/bw |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['model']} | {r['quant']} | {r['engine']} | {r['threads']} | {r['prefill_tok_s']:.1f} | "
             f"{r['decode_tok_s']:.1f} | {r['ttft_s']:.2f} | {r['load_s']:.2f} | {r['peak_rss_mb']:.0f} | "
-            f"{r['file_mb']:.0f} | {r['read_bw_gbs']:.1f} / {r['read_bw_after_gbs']:.1f} | "
+            f"{r['file_mb']:.0f} | {r['decode_bw_before_gbs']:.1f} / {r['decode_bw_after_gbs']:.1f} | "
             f"{fmt(r['eff_bw_gbs'], '.1f')} | {fmt(r['bw_fraction'], '.0%')} |")
     rat = ratios(rows)
     if rat:
@@ -177,7 +184,8 @@ def plot(rows: list[dict]) -> None:
         ax.scatter(gb, r["decode_tok_s"], color=colors.get(r["engine"], "k"), s=30)
         ax.annotate(f"{r['model']} {r['quant']}", (gb, r["decode_tok_s"]), fontsize=6,
                     xytext=(3, 3), textcoords="offset points")
-        ax.plot([gb * 0.95, gb * 1.05], [r["read_bw_gbs"] / gb] * 2, color="red", lw=1)
+        bw = (r["decode_bw_before_gbs"] + r["decode_bw_after_gbs"]) / 2
+        ax.plot([gb * 0.95, gb * 1.05], [bw / gb] * 2, color="red", lw=1)
     for e, c in colors.items():
         ax.scatter([], [], color=c, label=e)
     ax.plot([], [], color="red", label="roofline: read bandwidth / bytes per token")
