@@ -6,6 +6,9 @@
  *       offsets[i] = where element i's 8-byte length starts, offsets[count] = the end.
  *   text_vocab(buf, offsets) -> dict str -> id   (a repeated string keeps its first id)
  *   text_merges(buf, offsets, vocab) -> list of (left, right) | int (index of a bad merge)
+ *   text_bpe_json(buf, token_offsets, merge_offsets, head, mid, tail) -> tokenizer.json bytes
+ *       with the vocab object and merges array written here | index of a bad merge | None when
+ *       a string is not valid UTF-8 (the caller then takes the slower, decoding path)
  *   text_trim() -> None   (hand freed heap pages back to the OS, glibc only)
  * Strings decode as str(raw, "utf-8", "replace") does. */
 #include "pyclavis.h"
@@ -164,6 +167,211 @@ static PyObject *py_text_merges(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* ---- tokenizer.json text for a byte-level BPE vocabulary, straight from the GGUF bytes ---- */
+
+/* Length of the valid, shortest-form UTF-8 sequence at s[0..n) (no surrogates, <= U+10FFFF), or 0. */
+static int utf8_len(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    int len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (!len || (size_t)len > n) return 0;
+    uint32_t v = len == 1 ? c : c & (0x7Fu >> len);
+    for (int k = 1; k < len; k++) {
+        if ((s[k] & 0xC0) != 0x80) return 0;
+        v = (v << 6) | (s[k] & 0x3F);
+    }
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < min_cp[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+    return len;
+}
+
+/* Bytes of s as the inside of a JSON string, or -1 when s is not valid UTF-8. */
+static Py_ssize_t json_len(const unsigned char *s, size_t n) {
+    Py_ssize_t out = 0;
+    for (size_t i = 0; i < n;) {
+        if (s[i] < 0x80) {
+            out += s[i] == '"' || s[i] == '\\' ? 2 : s[i] < 0x20 ? 6 : 1;
+            i++;
+            continue;
+        }
+        int len = utf8_len(s + i, n - i);
+        if (!len) return -1;
+        out += len;
+        i += len;
+    }
+    return out;
+}
+
+static char *json_put(char *o, const unsigned char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20) {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    return o;
+}
+
+/* Open-addressing set of the vocabulary pieces (by bytes) -> first id. */
+typedef struct {
+    int32_t *slot;
+    size_t mask;
+    const str_array *a;
+} piece_set;
+
+static uint64_t fnv1a(const unsigned char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
+    return h;
+}
+
+#define PIECE(a, i) ((a)->p + (a)->off[i] + 8)
+#define PIECE_LEN(a, i) ((size_t)((a)->off[(i) + 1] - (a)->off[i] - 8))
+
+/* The id of piece s, or -1; with `add`, inserts id `add_id` when absent. */
+static int32_t piece_find(piece_set *ps, const unsigned char *s, size_t n, int32_t add_id) {
+    for (size_t h = fnv1a(s, n) & ps->mask;; h = (h + 1) & ps->mask) {
+        int32_t id = ps->slot[h];
+        if (id < 0) {
+            if (add_id >= 0) ps->slot[h] = add_id;
+            return -1;
+        }
+        if (PIECE_LEN(ps->a, id) == n && memcmp(PIECE(ps->a, id), s, n) == 0) return id;
+    }
+}
+
+/* Sizes the vocab object; marks first occurrences. -1: invalid UTF-8 somewhere. */
+static Py_ssize_t vocab_json_len(piece_set *ps, char *first) {
+    const str_array *a = ps->a;
+    Py_ssize_t total = 2;  /* {} */
+    for (Py_ssize_t i = 0; i < a->n; i++) {
+        Py_ssize_t j = json_len(PIECE(a, i), PIECE_LEN(a, i));
+        if (j < 0) return -1;
+        first[i] = piece_find(ps, PIECE(a, i), PIECE_LEN(a, i), (int32_t)i) < 0;
+        if (first[i]) total += j + 4 + 20;  /* "key":id, (an id has at most 20 digits) */
+    }
+    return total;
+}
+
+static char *put_uint(char *o, size_t v) {
+    char tmp[24];
+    int k = 0;
+    do {
+        tmp[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k) *o++ = tmp[--k];
+    return o;
+}
+
+static char *vocab_json_put(char *o, const str_array *a, const char *first) {
+    *o++ = '{';
+    int any = 0;
+    for (Py_ssize_t i = 0; i < a->n; i++) {
+        if (!first[i]) continue;
+        if (any) *o++ = ',';
+        any = 1;
+        *o++ = '"';
+        o = json_put(o, PIECE(a, i), PIECE_LEN(a, i));
+        *o++ = '"';
+        *o++ = ':';
+        o = put_uint(o, (size_t)i);
+    }
+    *o++ = '}';
+    return o;
+}
+
+/* Checks every merge ("left right", one space, both in the set); sizes the merges array.
+ * Returns the size, -1 invalid UTF-8, or -2 with *bad = the index of a bad merge. */
+static Py_ssize_t merges_json_len(piece_set *ps, const str_array *m, Py_ssize_t *bad) {
+    Py_ssize_t total = 2;  /* [] */
+    for (Py_ssize_t i = 0; i < m->n; i++) {
+        const unsigned char *s = PIECE(m, i);
+        size_t n = PIECE_LEN(m, i);
+        const unsigned char *sp = memchr(s, ' ', n);
+        Py_ssize_t j = json_len(s, n);
+        if (j < 0) return -1;
+        if (!sp || memchr(sp + 1, ' ', (size_t)(s + n - sp - 1)) ||
+            piece_find(ps, s, (size_t)(sp - s), -1) < 0 ||
+            piece_find(ps, sp + 1, (size_t)(s + n - sp - 1), -1) < 0) {
+            *bad = i;
+            return -2;
+        }
+        total += j + 3;
+    }
+    return total;
+}
+
+static char *merges_json_put(char *o, const str_array *m) {
+    *o++ = '[';
+    for (Py_ssize_t i = 0; i < m->n; i++) {
+        if (i) *o++ = ',';
+        *o++ = '"';
+        o = json_put(o, PIECE(m, i), PIECE_LEN(m, i));
+        *o++ = '"';
+    }
+    *o++ = ']';
+    return o;
+}
+
+/* text_bpe_json(buf, token_offsets, merge_offsets, head, mid, tail)
+ *   -> head + {vocab} + mid + [merges] + tail (bytes) | int (first bad merge) | None (not UTF-8) */
+static PyObject *py_text_bpe_json(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *buf_o, *toff_o, *moff_o;
+    const char *head, *mid, *tail;
+    Py_ssize_t nh, nm, nt;
+    if (!PyArg_ParseTuple(args, "OOOy#y#y#", &buf_o, &toff_o, &moff_o, &head, &nh, &mid, &nm,
+                          &tail, &nt))
+        return NULL;
+    str_array a, m;
+    if (str_array_get(buf_o, toff_o, &a) < 0) return NULL;
+    if (str_array_get(buf_o, moff_o, &m) < 0) {
+        str_array_release(&a);
+        return NULL;
+    }
+    size_t cap = 16;
+    while (cap < (size_t)a.n * 2) cap *= 2;
+    piece_set ps = {PyMem_RawMalloc(cap * sizeof(int32_t)), cap - 1, &a};
+    char *first = PyMem_RawMalloc((size_t)a.n + 1);
+    PyObject *ret = NULL;
+    if (!ps.slot || !first) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(ps.slot, 0xFF, cap * sizeof(int32_t));
+    Py_ssize_t bad = -1, nv = vocab_json_len(&ps, first);
+    Py_ssize_t nmg = nv < 0 ? -1 : merges_json_len(&ps, &m, &bad);
+    if (nv < 0 || nmg == -1) {
+        ret = Py_NewRef(Py_None);
+    } else if (nmg == -2) {
+        ret = PyLong_FromSsize_t(bad);
+    } else if ((ret = PyBytes_FromStringAndSize(NULL, nh + nv + nm + nmg + nt))) {
+        char *o = PyBytes_AS_STRING(ret);
+        memcpy(o, head, (size_t)nh);
+        o = vocab_json_put(o + nh, &a, first);
+        memcpy(o, mid, (size_t)nm);
+        o = merges_json_put(o + nm, &m);
+        memcpy(o, tail, (size_t)nt);
+        o += nt;
+        _PyBytes_Resize(&ret, o - PyBytes_AS_STRING(ret));  /* the ids took fewer than 20 digits */
+    }
+done:
+    PyMem_RawFree(ps.slot);
+    PyMem_RawFree(first);
+    str_array_release(&a);
+    str_array_release(&m);
+    return ret;
+}
+
 static PyObject *py_text_trim(PyObject *self, PyObject *args) {
     (void)self;
     (void)args;
@@ -179,6 +387,8 @@ PyMethodDef clv_py_methods_text[] = {
     {"text_vocab", py_text_vocab, METH_VARARGS, "text_vocab(buf, offsets) -> {str: first id}"},
     {"text_merges", py_text_merges, METH_VARARGS,
      "text_merges(buf, offsets, vocab) -> [(left, right)] | index of the first bad merge"},
+    {"text_bpe_json", py_text_bpe_json, METH_VARARGS,
+     "text_bpe_json(buf, token_offsets, merge_offsets, head, mid, tail) -> bytes | int | None"},
     {"text_trim", py_text_trim, METH_NOARGS, "malloc_trim(0) where glibc provides it"},
     {NULL, NULL, 0, NULL},
 };

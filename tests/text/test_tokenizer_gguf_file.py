@@ -109,3 +109,91 @@ def test_c_merges_equal_the_python_parse(bundles, name):
     vocab = tkmod._vocab(md["tokenizer.ggml.tokens"])
     want = [tuple(m) for m in hj.parse_merges(list(md["tokenizer.ggml.merges"]), vocab)]
     assert tkmod._merges(md["tokenizer.ggml.merges"], vocab) == want
+
+
+# ---- a vocabulary with a merge per token (as real byte-level BPE files have) -----------------
+SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+
+def _merge_vocab(n_tokens=4000, seed=0, extra=()):
+    """Byte-level BPE metadata whose tokens past the 256 bytes each come from one merge of two
+    earlier tokens (a random 'training'); Qwen2 pre-tokenizer and special tokens."""
+    rng = random.Random(seed)
+    base = list(hj.bytes_to_unicode().values())
+    words = [w for t in TEXTS for w in t.split()] + ["the", "ing", " and", "ения", "世界"]
+    pieces = ["".join(hj.bytes_to_unicode()[b] for b in (" " + w).encode()) for w in words]
+    tokens, seen, merges = base[:], set(base), []
+    while len(tokens) < n_tokens:
+        p = rng.choice(pieces)
+        k = rng.randrange(1, len(p)) if len(p) > 1 else 1
+        a, b = (p[:k], p[k:]) if rng.random() < 0.5 else (rng.choice(tokens), rng.choice(base))
+        if a in seen and b in seen and a + b not in seen and b:
+            seen.add(a + b)
+            tokens.append(a + b)
+            merges.append(f"{a} {b}")
+    tokens += extra
+    types = [hj.NORMAL] * len(tokens) + [hj.CONTROL] * len(SPECIALS)
+    return {"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "qwen2",
+            "tokenizer.ggml.tokens": tokens + SPECIALS, "tokenizer.ggml.token_type": types,
+            "tokenizer.ggml.merges": merges, "tokenizer.ggml.eos_token_id": len(tokens),
+            "tokenizer.ggml.bos_token_id": len(tokens), "tokenizer.ggml.add_bos_token": False}
+
+
+@pytest.fixture(scope="module")
+def merge_file(tmp_path_factory, bundles):
+    md = _merge_vocab()
+    p = _write(bundles["qwen2"].vocab, md, tmp_path_factory.mktemp("merges") / "m.gguf")
+    llama = llama_cpp().Llama(model_path=str(p), vocab_only=True, verbose=False)
+    yield md, p, llama
+    llama.close()
+
+
+def test_many_merges_take_the_json_route_and_match_llama_cpp(merge_file, monkeypatch):
+    md, p, llama = merge_file
+    fields = read_gguf(p).metadata
+    assert len(fields["tokenizer.ggml.merges"]) > 3000
+    routes = []
+    real = tkmod._from_gguf_bytes
+    monkeypatch.setattr(tkmod, "_from_gguf_bytes", lambda *a: routes.append(1) or real(*a))
+    tok = Tokenizer.from_gguf_metadata(fields)
+    assert routes == [1] and isinstance(tok.tokens, GGUFStringArray)
+    ref = Tokenizer.from_gguf_metadata(md)  # from Python lists: the dict route
+    specials = "<|im_start|>user\nHi<|im_end|>\n<|endoftext|>"
+    merged = 0
+    for text in TEXTS + [specials, MIXED + specials] + _random_texts(300, 11):
+        ours = tok.encode(text)
+        assert ours == llama.tokenize(text.encode("utf-8"), add_bos=False, special=True), text
+        assert ours == ref.encode(text), text
+        assert tok.decode(ours) == ref.decode(ours)
+        merged += sum(i >= 256 for i in ours)
+    assert merged > 150  # the merges are used, not just the byte tokens
+    assert tok.special_ids == ref.special_ids and tok.eos_ids == ref.eos_ids
+
+
+def test_many_merges_bad_merge_names_it(tmp_path, bundles):
+    md = _merge_vocab(1500, seed=3)
+    md["tokenizer.ggml.merges"][700] = "Ġnot inthevocab"
+    p = _write(bundles["qwen2"].vocab, md, tmp_path / "bad.gguf")
+    with pytest.raises(ClavisError, match=r"tokenizer\.ggml\.merges\[700\] = 'Ġnot inthevocab'"):
+        Tokenizer.from_gguf_metadata(read_gguf(p).metadata)
+
+
+def test_invalid_utf8_token_falls_back_to_decoding(tmp_path, bundles, monkeypatch):
+    """A token that is not valid UTF-8 is decoded with U+FFFD (as the reader shows it) on both
+    routes; the JSON route hands such a file to the decoding route."""
+    md = _merge_vocab(1500, seed=4, extra=["QQé"])
+    p = _write(bundles["qwen2"].vocab, md, tmp_path / "utf8.gguf")
+    data = bytearray(p.read_bytes())
+    at = data.index(b"QQ")
+    data[at:at + 2] = b"\xff\xfe"
+    p.write_bytes(bytes(data))
+    fields = read_gguf(p).metadata
+    routes = []
+    real = tkmod._from_gguf_bytes
+    monkeypatch.setattr(tkmod, "_from_gguf_bytes", lambda *a: routes.append(real(*a)) or routes[-1])
+    tok = Tokenizer.from_gguf_metadata(fields)
+    assert routes == [None]  # the JSON route declined
+    assert tok.tokens[1500] == "\ufffd\ufffdé" and tok.token_to_id("\ufffd\ufffdé") == 1500
+    ref = Tokenizer.from_gguf_metadata(md | {"tokenizer.ggml.tokens": list(fields["tokenizer.ggml.tokens"])})
+    for text in TEXTS:
+        assert tok.encode(text) == ref.encode(text)

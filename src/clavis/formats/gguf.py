@@ -10,6 +10,7 @@ Tensor shapes are given in NumPy order: a GGUF weight with ne = [k, n] is shape 
 """
 from __future__ import annotations
 
+import mmap
 import operator
 import os
 import struct
@@ -187,15 +188,25 @@ class GGUFStringArray(Sequence):
     Python objects until used. `raw()` gives (buffer, offsets) for the C helpers: element i's
     8-byte length starts at offsets[i], its bytes end at offsets[i + 1]."""
 
-    __slots__ = ("_buf", "_off")
+    __slots__ = ("_buf", "_off", "_mmap")
     __hash__ = None
 
     def __init__(self, buf: np.ndarray, offsets: np.ndarray):
         # a memoryview: slicing np.memmap builds a memmap object per slice (~6 us each)
         self._buf, self._off = memoryview(buf).cast("B"), offsets
+        # np.memmap's mmap object, when the array's index 0 is the mapping's byte 0
+        self._mmap = getattr(buf, "_mmap", None) if getattr(buf, "offset", None) == 0 else None
 
     def raw(self) -> tuple[memoryview, np.ndarray]:
         return self._buf, self._off
+
+    def release_pages(self) -> None:
+        """Take the array's file pages out of this process's resident set (they stay in the
+        page cache; a later read faults them back in). For after a one-time bulk read."""
+        page = mmap.PAGESIZE
+        a, b = -(-int(self._off[0]) // page) * page, int(self._off[-1]) // page * page
+        if self._mmap is not None and b > a and hasattr(mmap, "MADV_DONTNEED"):
+            self._mmap.madvise(mmap.MADV_DONTNEED, a, b - a)
 
     def _raw(self, i: int) -> memoryview:
         return self._buf[int(self._off[i]) + 8:int(self._off[i + 1])]

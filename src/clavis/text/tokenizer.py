@@ -121,8 +121,7 @@ class Tokenizer:
             merges = _get(fields, _K + "merges", "list", required=True)
             pre = _get(fields, _K + "pre", "str", default="default")
             hj.pre_tokenizer_for(pre)  # an unknown one fails before the vocabulary is built
-            vocab = _vocab(tokens)
-            spec = hj.bpe_json(tokens, types, _merges(merges, vocab), pre=pre, vocab=vocab,
+            spec = hj.bpe_json(tokens, types, [], pre=pre, vocab={},
                                add_bos=_get(fields, _K + "add_bos_token", "bool", default=False),
                                add_eos=_get(fields, _K + "add_eos_token", "bool", default=False),
                                **common)
@@ -130,9 +129,22 @@ class Tokenizer:
         else:
             raise ClavisError(f"GGUF metadata {_K}model = {model!r} is not supported; "
                               "supported: llama (SentencePiece-style), gpt2 (byte-level BPE)")
-        hf = _build_bpe(spec, "GGUF tokenizer metadata")
+        # Two routes to the Rust model (measured on a 152k-token vocabulary): with many merges
+        # (real files), tokenizer.json bytes written in C: the Python dict route would also
+        # hold ~190 bytes of Python objects per merge (peak +45 MB, slower). With few merges,
+        # the dict route: the JSON parse leaves ~8 MB of fragmented free heap resident.
+        many_merges = kind == "bpe" and len(merges) * 4 >= n
+        hf = _from_gguf_bytes(spec, tokens, merges) if many_merges else None
+        if hf is None:
+            if kind == "bpe":
+                vocab = spec["model"]["vocab"] = _vocab(tokens)
+                spec["model"]["merges"] = _merges(merges, vocab)
+                del vocab
+            for key in ("tokens", "merges"):  # read once; their file pages can go
+                getattr(fields.get(_K + key), "release_pages", lambda: None)()
+            hf = _build_bpe(spec, "GGUF tokenizer metadata")
         del spec
-        _C.text_trim()  # the build's temporary dicts/strings: freed pages back to the OS
+        _C.text_trim()  # the build's temporary objects: freed pages back to the OS
         return cls(hf, tokens, kind, extra_eos=(ids["eot"], ids["eom"]), unk_id=unk,
                    pad_id=ids["padding"], add_space_prefix=space, chat_template=chat, **common)
 
@@ -308,10 +320,10 @@ def _vocab(tokens) -> dict[str, int]:
     return hj._vocab(tokens)
 
 
-def _merges(merges, vocab) -> list[tuple[str, str]]:
+def _merges(merges, vocab, first: int = 0) -> list[tuple[str, str]]:
     """The checked (left, right) merges: each "left right", both halves in the vocabulary."""
     if not hasattr(merges, "raw"):
-        return [tuple(m) for m in hj.parse_merges(merges, vocab)]
+        return [tuple(m) for m in hj.parse_merges(merges, vocab, first)]
     out = _C.text_merges(*merges.raw(), vocab)
     if isinstance(out, int):
         hj.parse_merges([merges[out]], vocab, first=out)  # raises the ClavisError
@@ -325,6 +337,32 @@ def _read_json(path: Path):
         raise ClavisError(f"{path}: cannot read: {e}") from None
     except json.JSONDecodeError as e:
         raise ClavisError(f"{path}: line {e.lineno}: invalid JSON: {e.msg}") from None
+
+
+def _from_gguf_bytes(spec: dict, tokens, merges) -> _HFTokenizer | None:
+    """A byte-level BPE tokenizer straight from the GGUF file's bytes: one C pass writes the
+    vocab object and merges array of tokenizer.json (checking each merge), the Rust side parses
+    the bytes; no Python string per token. None when the strings are not GGUF arrays of one
+    file or not all valid UTF-8 (then the caller decodes them: _vocab, _merges, _build_bpe)."""
+    if not (hasattr(tokens, "raw") and hasattr(merges, "raw")):
+        return None
+    (buf, toff), (mbuf, moff) = tokens.raw(), merges.raw()
+    if buf.obj is not mbuf.obj:
+        return None
+    model = {k: v for k, v in spec["model"].items() if k not in ("vocab", "merges")}
+    head = (json.dumps({k: v for k, v in spec.items() if k != "model"}, ensure_ascii=False)[:-1]
+            + ', "model": ' + json.dumps(model, ensure_ascii=False)[:-1] + ', "vocab": ')
+    text = _C.text_bpe_json(buf, toff, moff, head.encode(), b', "merges": ', b"}}")
+    if text is None:
+        return None
+    if isinstance(text, int):
+        _merges([merges[text]], _vocab(tokens), first=text)  # raises the ClavisError
+    tokens.release_pages()
+    merges.release_pages()
+    try:
+        return _HFTokenizer.from_buffer(text)
+    except Exception as e:  # the Rust side reports a plain Exception
+        raise ClavisError(f"GGUF tokenizer metadata: not a valid tokenizer: {e}") from None
 
 
 def _build_bpe(spec: dict, where: str) -> _HFTokenizer:
