@@ -4,6 +4,7 @@
  *   gguf_string_offsets(buf, off, count) -> (bytes of count+1 int64 offsets, None)
  *                                         | (None, (index, offset, needed, is_length))
  *       offsets[i] = where element i's 8-byte length starts, offsets[count] = the end.
+ *   gguf_strings(buf, offsets) -> list of str
  *   text_vocab(buf, offsets) -> dict str -> id   (a repeated string keeps its first id)
  *   text_merges(buf, offsets, vocab) -> list of (left, right) | int (index of a bad merge)
  *   text_bpe_json(buf, token_offsets, merge_offsets, head, mid, tail) -> tokenizer.json bytes
@@ -129,6 +130,22 @@ static PyObject *py_text_vocab(PyObject *self, PyObject *args) {
     }
     str_array_release(&a);
     return vocab;
+}
+
+static PyObject *py_gguf_strings(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *buf_o, *off_o;
+    if (!PyArg_ParseTuple(args, "OO", &buf_o, &off_o)) return NULL;
+    str_array a;
+    if (str_array_get(buf_o, off_o, &a) < 0) return NULL;
+    PyObject *out = PyList_New(a.n);
+    for (Py_ssize_t i = 0; out && i < a.n; i++) {
+        PyObject *s = decode(a.p + a.off[i] + 8, (Py_ssize_t)(a.off[i + 1] - a.off[i] - 8));
+        if (!s) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, i, s);
+    }
+    str_array_release(&a);
+    return out;
 }
 
 /* One merge "left right": exactly one space, both halves in the vocabulary. 1 ok, 0 bad, -1 error. */
@@ -384,6 +401,7 @@ static PyObject *py_text_trim(PyObject *self, PyObject *args) {
 PyMethodDef clv_py_methods_text[] = {
     {"gguf_string_offsets", py_gguf_string_offsets, METH_VARARGS,
      "gguf_string_offsets(buf, off, count) -> (offsets bytes, None) | (None, (i, off, need, is_len))"},
+    {"gguf_strings", py_gguf_strings, METH_VARARGS, "gguf_strings(buf, offsets) -> list of str"},
     {"text_vocab", py_text_vocab, METH_VARARGS, "text_vocab(buf, offsets) -> {str: first id}"},
     {"text_merges", py_text_merges, METH_VARARGS,
      "text_merges(buf, offsets, vocab) -> [(left, right)] | index of the first bad merge"},

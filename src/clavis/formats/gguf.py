@@ -208,6 +208,10 @@ class GGUFStringArray(Sequence):
         if self._mmap is not None and b > a and hasattr(mmap, "MADV_DONTNEED"):
             self._mmap.madvise(mmap.MADV_DONTNEED, a, b - a)
 
+    def to_list(self) -> list[str]:
+        """All the strings at once (one C pass)."""
+        return _C.gguf_strings(self._buf, self._off)
+
     def _raw(self, i: int) -> memoryview:
         return self._buf[int(self._off[i]) + 8:int(self._off[i + 1])]
 

@@ -111,20 +111,21 @@ def _post_processor(tokens, bos_id, eos_id, add_bos, add_eos):
             "special_tokens": specials}
 
 
-def spm_merges(tokens, scores, types) -> list[tuple[str, str]]:
+def spm_merges(tokens, scores, types, vocab: dict | None = None) -> list[tuple[str, str]]:
     """Every split (left, right) of a normal piece into two vocabulary pieces, ranked as
     llama.cpp's SPM tokenizer applies them: higher score of the merged piece first."""
-    vocab = _vocab(tokens)
-    found = []
+    vocab = _vocab(tokens) if vocab is None else vocab
+    get, found = vocab.get, []
     for i, (piece, t) in enumerate(zip(tokens, types)):
         if t not in (NORMAL, USER_DEFINED) or len(piece) < 2 or vocab[piece] != i:
             continue
         for k in range(1, len(piece)):
-            left, right = piece[:k], piece[k:]
-            li, ri = vocab.get(left), vocab.get(right)
-            if li is not None and ri is not None:
-                found.append((-scores[i], i, li, ri, left, right))
-    found.sort(key=lambda f: f[:4])
+            li = get(piece[:k])
+            if li is not None:
+                ri = get(piece[k:])
+                if ri is not None:
+                    found.append((-scores[i], i, li, ri, piece[:k], piece[k:]))
+    found.sort()  # by (-score, i, li, ri): no two entries agree on all four
     return [(f[4], f[5]) for f in found]
 
 
@@ -136,6 +137,7 @@ def spm_json(tokens, scores, types, *, bos_id, eos_id, unk_id, add_bos, add_eos,
             {"type": "ByteFallback"}, {"type": "Fuse"}]
     if add_space_prefix:
         decs.append({"type": "Strip", "content": " ", "start": 1, "stop": 0})
+    vocab = _vocab(tokens)
     return {
         "version": "1.0", "truncation": None, "padding": None,
         "added_tokens": _added_tokens(tokens, types),
@@ -147,7 +149,7 @@ def spm_json(tokens, scores, types, *, bos_id, eos_id, unk_id, add_bos, add_eos,
                   "unk_token": tokens[unk_id] if unk_id is not None else None,
                   "continuing_subword_prefix": None, "end_of_word_suffix": None,
                   "fuse_unk": True, "byte_fallback": True, "ignore_merges": False,
-                  "vocab": _vocab(tokens), "merges": spm_merges(tokens, scores, types)},
+                  "vocab": vocab, "merges": spm_merges(tokens, scores, types, vocab)},
     }
 
 

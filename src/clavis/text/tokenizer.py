@@ -106,13 +106,14 @@ class Tokenizer:
         chat = _get(fields, "tokenizer.chat_template", "str")
         if model == "llama":
             scores = list(_get(fields, _K + "scores", "list", default=[0.0] * n))
-            if len(scores) != n or not all(isinstance(s, (int, float)) for s in scores):
+            if len(scores) != n or not set(map(type, scores)) <= {int, float}:
                 raise ClavisError(f"GGUF metadata {_K}scores has {len(scores)} entries, "
                                   f"{_K}tokens has {n} (it needs one number per token)")
             space = _get(fields, _K + "add_space_prefix", "bool", default=True)
             unk = ids["unknown"] if ids["unknown"] is not None else (
                 types.index(hj.UNKNOWN) if hj.UNKNOWN in types else None)
-            spec = hj.spm_json(list(tokens), scores, types, unk_id=unk, add_space_prefix=space,
+            spec = hj.spm_json(tokens.to_list() if hasattr(tokens, "to_list") else tokens,
+                               scores, types, unk_id=unk, add_space_prefix=space,
                                add_bos=_get(fields, _K + "add_bos_token", "bool", default=True),
                                add_eos=_get(fields, _K + "add_eos_token", "bool", default=False),
                                **common)
