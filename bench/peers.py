@@ -63,7 +63,10 @@ def run_engine(engine: str, gguf: Path, hf_dir: Path | None, threads: int, args)
            "--gen", str(args.gen)]
     if hf_dir:
         cmd += ["--hf-dir", str(hf_dir)]
-    env = {**os.environ, "CLAVIS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+    # numpy's OpenBLAS is used by none of the engines; its idle thread spins ~0.1 s of CPU after
+    # import, which competes with a 2-core machine's load phase (for every engine alike)
+    env = {**os.environ, "CLAVIS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
+           "OPENBLAS_NUM_THREADS": "1"}
     r = subprocess.run(cmd, text=True, capture_output=True, env=env)
     if r.returncode != 0:
         print(f"  {engine} t={threads} FAILED:\n{r.stderr[-2000:]}", file=sys.stderr)
