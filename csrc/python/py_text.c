@@ -355,6 +355,11 @@ static PyObject *py_text_bpe_json(PyObject *self, PyObject *args) {
         str_array_release(&a);
         return NULL;
     }
+    if (a.n > INT32_MAX / 2) {  /* ids are int32 here; the decoding route takes the rest */
+        str_array_release(&a);
+        str_array_release(&m);
+        Py_RETURN_NONE;
+    }
     size_t cap = 16;
     while (cap < (size_t)a.n * 2) cap *= 2;
     piece_set ps = {PyMem_RawMalloc(cap * sizeof(int32_t)), cap - 1, &a};
