@@ -148,7 +148,8 @@ static PyObject *py_gguf_strings(PyObject *self, PyObject *args) {
     return out;
 }
 
-/* One merge "left right": exactly one space, both halves in the vocabulary. 1 ok, 0 bad, -1 error. */
+/* One merge "left right": exactly one space, both halves in the vocabulary.
+ * 1 ok (*pair set), 0 bad, -1 error. */
 static int merge_pair(const unsigned char *s, Py_ssize_t n, PyObject *vocab, PyObject **pair) {
     const unsigned char *sp = memchr(s, ' ', (size_t)n);
     if (!sp || memchr(sp + 1, ' ', (size_t)(s + n - sp - 1))) return 0;
@@ -171,7 +172,8 @@ static PyObject *py_text_merges(PyObject *self, PyObject *args) {
     PyObject *out = PyList_New(a.n);
     for (Py_ssize_t i = 0; out && i < a.n; i++) {
         PyObject *pair = NULL;
-        int ok = merge_pair(a.p + a.off[i] + 8, (Py_ssize_t)(a.off[i + 1] - a.off[i] - 8), vocab, &pair);
+        Py_ssize_t n = (Py_ssize_t)(a.off[i + 1] - a.off[i] - 8);
+        int ok = merge_pair(a.p + a.off[i] + 8, n, vocab, &pair);
         if (ok == 1) {
             PyList_SET_ITEM(out, i, pair);
             continue;
@@ -186,10 +188,12 @@ static PyObject *py_text_merges(PyObject *self, PyObject *args) {
 
 /* ---- tokenizer.json text for a byte-level BPE vocabulary, straight from the GGUF bytes ---- */
 
-/* Length of the valid, shortest-form UTF-8 sequence at s[0..n) (no surrogates, <= U+10FFFF), or 0. */
+/* Length of the valid, shortest-form UTF-8 sequence at s[0..n) (no surrogates, at most
+ * U+10FFFF), or 0. */
 static int utf8_len(const unsigned char *s, size_t n) {
     unsigned c = s[0];
-    int len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    int len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+            : (c & 0xF8) == 0xF0 ? 4 : 0;
     if (!len || (size_t)len > n) return 0;
     uint32_t v = len == 1 ? c : c & (0x7Fu >> len);
     for (int k = 1; k < len; k++) {
@@ -405,7 +409,7 @@ static PyObject *py_text_trim(PyObject *self, PyObject *args) {
 
 PyMethodDef clv_py_methods_text[] = {
     {"gguf_string_offsets", py_gguf_string_offsets, METH_VARARGS,
-     "gguf_string_offsets(buf, off, count) -> (offsets bytes, None) | (None, (i, off, need, is_len))"},
+     "gguf_string_offsets(buf, off, count) -> (offsets, None) | (None, (i, off, need, is_len))"},
     {"gguf_strings", py_gguf_strings, METH_VARARGS, "gguf_strings(buf, offsets) -> list of str"},
     {"text_vocab", py_text_vocab, METH_VARARGS, "text_vocab(buf, offsets) -> {str: first id}"},
     {"text_merges", py_text_merges, METH_VARARGS,

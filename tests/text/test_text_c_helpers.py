@@ -44,7 +44,8 @@ def test_json_text_equals_python_json():
 
 def test_random_vocabularies_round_trip():
     rng = random.Random(9)
-    alphabet = ["a", "b", "\"", "\\", "\x01", "é", "ß", "你", "🦙", "Ġ", "\u0300", "{", "}", ":"]
+    alphabet = ["a", "b", "\"", "\\", "\x01", "é", "ß", "你", "🦙", "Ġ", "\u0300", "{", "}",
+                ":"]
     for _ in range(50):
         tokens = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
                   for _ in range(rng.randint(1, 60))]

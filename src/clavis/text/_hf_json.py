@@ -157,7 +157,8 @@ def parse_merges(merges, vocab, first: int = 0) -> list[list[str]]:
     """Each merge "left right" as [left, right]; `first` numbers the merges in the error."""
     out = []
     for n, m in enumerate(merges, first):
-        parts = m.split(" ") if isinstance(m, str) else list(m) if isinstance(m, (list, tuple)) else []
+        parts = (m.split(" ") if isinstance(m, str)
+                 else list(m) if isinstance(m, (list, tuple)) else [])
         if len(parts) != 2 or parts[0] not in vocab or parts[1] not in vocab:
             raise ClavisError(f"tokenizer.ggml.merges[{n}] = {m!r} is not two vocabulary tokens "
                               "separated by one space")

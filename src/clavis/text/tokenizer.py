@@ -14,9 +14,8 @@ from __future__ import annotations
 import codecs
 import json
 import numbers
-from pathlib import Path
-
 from collections.abc import Sequence
+from pathlib import Path
 
 from tokenizers import AddedToken as _HFAddedToken
 from tokenizers import Tokenizer as _HFTokenizer
