@@ -77,8 +77,10 @@ class LLM:
                 raise ClavisError(f"{path}: quant={quant!r} applies to HF folders; a GGUF file runs "
                                   "in the types it was written in (convert it instead)")
             gf = read_gguf(path)
-            model = load_gguf_model(gf, progress)
+            # the tokenizer first: its build's transient memory is gone before the weights
+            # arrive, so it does not add to the peak RSS
             tok = _tokenizer_gguf(gf)
+            model = load_gguf_model(gf, progress)
             f32 = gf.tensor("blk.0.attn_q.weight").type == "f32"
         else:
             raise ClavisError(f"{path}: no such file or folder")
