@@ -12,7 +12,6 @@
 #endif
 
 #include "clavis_ops.h"
-#include "formats/fp16.h"
 
 static int64_t max3(int64_t a, int64_t b, int64_t c) {
     int64_t m = a > b ? a : b;
@@ -72,8 +71,7 @@ static void store_kv(const clv_llm_hparams *hp, void *cache, const float *src, i
             const float *s = src + (i * hkv + h) * d;
             size_t off = (size_t)((h * hp->n_ctx + pos0 + i) * d);
             if (hp->kv_f16) {
-                uint16_t *dst = (uint16_t *)cache + off;
-                for (int64_t j = 0; j < d; j++) dst[j] = clv_fp32_to_fp16(s[j]);
+                ((clv_to_f16_fn)clv_to_f16_impl)(s, (uint16_t *)cache + off, d);
             } else {
                 memcpy((float *)cache + off, s, (size_t)d * sizeof(float));
             }

@@ -19,4 +19,5 @@
     X(rope) \
     X(scale) \
     X(silu_mul) \
-    X(softmax)
+    X(softmax) \
+    X(to_f16)

@@ -37,6 +37,8 @@ typedef void (*clv_silu_mul_fn)(const float *g, const float *u, float *y, int64_
 typedef void (*clv_gelu_fn)(const float *x, float *y, int64_t n);
 typedef void (*clv_add_fn)(const float *a, const float *b, float *y, int64_t n);
 typedef void (*clv_scale_fn)(const float *x, float s, float *y, int64_t n);
+/* y = x as IEEE half, rounded to nearest even (NumPy's astype(np.float16); NaN stays NaN) */
+typedef void (*clv_to_f16_fn)(const float *x, uint16_t *y, int64_t n);
 /* `rows` query rows (tokens), each of g query heads (q[r * row_stride + h * d ...], the g heads
  * contiguous) that share one KV head, attend to its first n_keys[r] keys:
  * out[r][h] = softmax(scale * q k^T) v, out laid out like q. k/v: [keys][d] float32, or IEEE
@@ -57,7 +59,7 @@ typedef void (*clv_embedding_fn)(const void *data, int type, int64_t n_cols, con
 
 extern const void *clv_rms_norm_impl, *clv_layer_norm_impl, *clv_rope_impl, *clv_softmax_impl,
     *clv_silu_mul_impl, *clv_gelu_impl, *clv_add_impl, *clv_scale_impl, *clv_attention_impl,
-    *clv_conv1d_gelu_impl, *clv_embedding_impl;
+    *clv_conv1d_gelu_impl, *clv_embedding_impl, *clv_to_f16_impl;
 
 /* Largest n_rot the RoPE driver handles (its cos/sin tables live on the stack). */
 #define CLV_ROPE_MAX_ROT 2048

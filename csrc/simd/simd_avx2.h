@@ -70,6 +70,9 @@ static inline void vhsum4(VF a, VF b, VF c, VF d, float *out) {
 /* (x0,x1,x2,x3,...) -> (x1,x0,x3,x2,...) */
 static inline VF vswap_pairs(VF a) { return _mm256_permute_ps(a, 0xB1); }
 static inline VF vload_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static inline void vstore_f16(uint16_t *p, VF v) {
+    _mm_storeu_si128((__m128i *)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
 #include "simd_tails_buffered.h"
 
 #include "simd_common.h"

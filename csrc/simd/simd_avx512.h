@@ -58,6 +58,11 @@ static inline void vstoren(float *p, VF v, int64_t n) { _mm512_mask_storeu_ps(p,
 static inline VF vloadn_f16(const uint16_t *p, int64_t n) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(clv_maskn(n), p));
 }
+#define CLV_F16_RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+static inline void vstore_f16(uint16_t *p, VF v) { _mm256_storeu_si256((__m256i *)p, _mm512_cvtps_ph(v, CLV_F16_RNE)); }
+static inline void vstoren_f16(uint16_t *p, VF v, int64_t n) {
+    _mm256_mask_storeu_epi16(p, clv_maskn(n), _mm512_cvtps_ph(v, CLV_F16_RNE));
+}
 
 #include "simd_common.h"
 #endif

@@ -14,6 +14,10 @@ static inline void vst(float *p, VF v, int64_t n) {
     if (n >= VW) vstore(p, v); else vstoren(p, v, n);
 }
 static inline VF vld_f16(const uint16_t *p, int64_t n) { return n >= VW ? vload_f16(p) : vloadn_f16(p, n); }
+/* f32 -> IEEE half, round to nearest even (as clv_fp32_to_fp16 and NumPy) */
+static inline void vst_f16(uint16_t *p, VF v, int64_t n) {
+    if (n >= VW) vstore_f16(p, v); else vstoren_f16(p, v, n);
+}
 
 /* exp(x): range reduction x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial (Cephes' expf
  * coefficients), scale by 2^n. ~1-2 ulp on [-87.3, 88.0]; 0 below, clamped above; NaN stays NaN

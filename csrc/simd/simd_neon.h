@@ -52,6 +52,7 @@ static inline void vhsum4(VF a, VF b, VF c, VF d, float *out) {
 }
 static inline VF vswap_pairs(VF a) { return vrev64q_f32(a); }
 static inline VF vload_f16(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+static inline void vstore_f16(uint16_t *p, VF v) { vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v))); }
 #include "simd_tails_buffered.h"
 
 #include "simd_common.h"

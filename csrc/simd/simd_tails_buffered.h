@@ -19,5 +19,10 @@ static inline VF vloadn_f16(const uint16_t *p, int64_t n) {
     memcpy(b, p, (size_t)n * sizeof(uint16_t));
     return vload_f16(b);
 }
+static inline void vstoren_f16(uint16_t *p, VF v, int64_t n) {
+    uint16_t b[VW];
+    vstore_f16(b, v);
+    memcpy(p, b, (size_t)n * sizeof(uint16_t));
+}
 
 #endif

@@ -161,6 +161,42 @@ static int case_scale(const void *fn, const void *ref, int i) {
     return ok;
 }
 
+/* to_f16: bit-exact against the scalar reference on normals at every scale, exact ties, f16
+ * subnormals and underflow, overflow to inf, +-inf, -0; a NaN must stay a NaN */
+static int case_to_f16(const void *fn, const void *ref, int i) {
+    int64_t n = pick_len(i);
+    float *x = randv(n, 1.0f);
+    uint16_t *a = calloc((size_t)n + 1, 2), *b = calloc((size_t)n + 1, 2);
+    for (int64_t j = 0; j < n; j++) {
+        switch (rnd() % 8) {
+        case 0: x[j] = ldexpf(frand(), (int)irand(-30, 20)); break;           /* any scale */
+        case 1: x[j] = ldexpf(1.0f + (2 * irand(0, 1023) + 1) / 2048.0f, (int)irand(-14, 15)); break;  /* tie */
+        case 2: x[j] = ldexpf(frand(), (int)irand(-26, -14)); break;          /* f16 subnormal / 0 */
+        case 3: x[j] = (rnd() & 1 ? 1 : -1) * ldexpf(1.0f + frand() * 0.5f, 16); break;  /* >= 65520 */
+        case 4: x[j] = (float[]){INFINITY, -INFINITY, -0.0f, 65504.0f, 65519.996f}[rnd() % 5]; break;
+        case 5: x[j] = NAN; break;
+        default: break;
+        }
+    }
+    ((clv_to_f16_fn)fn)(x, a, n);
+    ((clv_to_f16_fn)ref)(x, b, n);
+    int ok = 1;
+    for (int64_t j = 0; j < n && ok; j++) {
+        int nan_a = (a[j] & 0x7c00) == 0x7c00 && (a[j] & 0x3ff);
+        if (x[j] != x[j] ? !nan_a : a[j] != b[j]) {
+            snprintf(g_fail_msg, sizeof g_fail_msg, "to_f16[%lld] of %.9g: 0x%04x, reference 0x%04x",
+                     (long long)j, (double)x[j], a[j], b[j]);
+            ok = 0;
+        }
+    }
+    if (ok && a[n] != 0) {
+        snprintf(g_fail_msg, sizeof g_fail_msg, "to_f16 wrote past n = %lld", (long long)n);
+        ok = 0;
+    }
+    free(x); free(a); free(b);
+    return ok;
+}
+
 /* ------------------------------------------------------------------ rope */
 static int case_rope(const void *fn, const void *ref, int i) {
     int64_t heads = irand(1, 5), d = 2 * irand(1, 80), n_rot = i % 3 ? d : 2 * irand(1, d / 2);
@@ -412,7 +448,7 @@ static const struct { const char *prefix; case_fn fn; int cases; } TESTS[] = {
     {"gelu", case_gelu, 40}, {"silu_mul", case_silu_mul, 40}, {"add", case_add, 30},
     {"scale", case_scale, 30}, {"rope", case_rope, 40}, {"attention", case_attention, 30},
     {"conv1d_gelu", case_conv1d_gelu, 30}, {"embedding", case_embedding, 10},
-    {"matmul_", case_matmul, 30},
+    {"matmul_", case_matmul, 30}, {"to_f16", case_to_f16, 40},
 };
 
 static int find_test(const char *op) {
