@@ -20,7 +20,7 @@ import numpy as np
 
 from clavis import ClavisError
 from clavis.models.args import ModelArgs
-from clavis.models.weights import GGUFSource, HFSource, WeightSource, permute_qk, release_pages
+from clavis.models.weights import GGUFSource, HFSource, WeightSource, permute_qk
 
 Hook = Callable[[str, np.ndarray], None]
 HOOK_NAMES = ("inp_embd", "attn_norm", "q", "k", "v", "q_rope", "k_rope", "attn", "attn_out",
@@ -137,7 +137,7 @@ class LlamaModel:
         self._check_shapes(src)
         self.requantized = getattr(src, "requantized", [])   # [(name, type)] converted at load
         a = self.args
-        self.embd, self.embd_type = src.table("token_embd.weight")
+        self.embd = src.table_rows("token_embd.weight")
         self.output_norm = src.f32("output_norm.weight")
         self.output = src.packed("token_embd.weight" if a.tied else "output.weight")
         self.freq_factors = src.f32("rope_freqs.weight") if src.has("rope_freqs.weight") else None
@@ -198,8 +198,9 @@ class LlamaModel:
         if ids.min() < 0 or ids.max() >= self.args.vocab_size:
             raise ClavisError(f"token id out of range 0..{self.args.vocab_size - 1}")
         hook = hook or _no_hook
-        x = ops.embedding(self.embd, self.embd_type, self.args.dim, ids)   # [T, dim]
-        self._release_rows(ids)
+        rows = self.embd.gather(ids)                          # read from the file, not mapped
+        x = ops.embedding(rows.reshape(-1), self.embd.type, self.args.dim,
+                          np.arange(T, dtype=np.int32))                    # [T, dim]
         hook("inp_embd", x)
         pos = np.arange(pos0, pos0 + T, dtype=np.int32)
         plan = self._layer_plan(kv) if hook is _no_hook else None
@@ -215,20 +216,6 @@ class LlamaModel:
         logits = self._matmul(x, self.output)                                # [T|1, vocab]
         hook("result_output", logits)
         return logits
-
-    def _release_rows(self, ids) -> None:
-        """A file-mapped embedding table: the rows just read need not stay resident (peak RSS).
-        A prompt releases the whole table; one decoded token only the 64 KiB windows around its
-        row (the kernel maps pages around a fault in such windows), which costs ~1 us instead of
-        the ~60 us of walking a 150 MB table."""
-        if len(ids) > 1:
-            release_pages(self.embd)
-            return
-        rb = self.embd.size // self.args.vocab_size
-        w = 1 << 16
-        lo = max(0, (int(ids[0]) * rb) // w * w - w)
-        hi = min(self.embd.size, -(-((int(ids[0]) + 1) * rb) // w) * w + w)
-        release_pages(self.embd[lo:hi])
 
     use_c_layers = True     # False: every layer through _block (hooks always take that path)
 

@@ -7,6 +7,8 @@ GGUF layout, so the model code sees one convention.
 """
 from __future__ import annotations
 
+import os
+import weakref
 from typing import Callable
 
 import numpy as np
@@ -34,6 +36,11 @@ class WeightSource:
 
     def table(self, name: str) -> tuple[np.ndarray, str]:
         raise NotImplementedError
+
+    def table_rows(self, name: str) -> "TableRows":
+        """Row lookups in an embedding table (see TableRows)."""
+        data, type_ = self.table(name)
+        return TableRows(data, type_, self.shape(name)[0], self.path)
 
     def check_type(self, name: str) -> None:
         """ClavisError when the tensor's storage type cannot be run."""
@@ -149,6 +156,49 @@ class HFSource(WeightSource):
         if self.quant == "f32":
             return arr.reshape(-1).view(np.uint8), "f32"
         return np.ascontiguousarray(kformats.quantize(arr, self.quant)).reshape(-1), self.quant
+
+
+class TableRows:
+    """An embedding table [n_rows, row_bytes] in `type`, read a few rows at a time.
+
+    A table that lives in a memory-mapped file is read with pread(2): touching the mapping would
+    map whole page-cache folios (up to 2 MiB each with large folios) into this process, and a
+    150k-row table touched at random by a prompt would grow the RSS by up to its full size.
+    Anything else (an array in memory, or a platform without pread) is indexed directly."""
+
+    def __init__(self, data: np.ndarray, type_: str, n_rows: int, path: str):
+        self.type, self.n_rows, self.path = type_, int(n_rows), path
+        data = data.reshape(-1) if isinstance(data, np.ndarray) else np.asarray(data).reshape(-1)
+        if data.size % self.n_rows:
+            raise ClavisError(f"{path}: embedding table of {data.size} bytes is not {n_rows} rows")
+        self.row_bytes = data.size // self.n_rows
+        self._data, self._fd, self._off = data, None, 0
+        if isinstance(data, np.memmap) and hasattr(os, "preadv") and getattr(data, "filename", None):
+            self._off = _mapping_start(data)
+            self._fd = os.open(data.filename, os.O_RDONLY)
+            weakref.finalize(self, os.close, self._fd)
+
+    def gather(self, ids: np.ndarray) -> np.ndarray:
+        """uint8 [len(ids), row_bytes]: the rows `ids` (already range-checked) in order."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if self._fd is None:
+            return self._data.reshape(self.n_rows, self.row_bytes)[ids]
+        out = np.empty((ids.size, self.row_bytes), dtype=np.uint8)
+        rb, off, fd = self.row_bytes, self._off, self._fd
+        for i, r in enumerate(ids.tolist()):
+            if os.preadv(fd, [out[i]], off + r * rb) != rb:
+                raise ClavisError(f"{self.path}: short read of embedding row {r} (file changed "
+                                  "or truncated since it was opened)")
+        return out
+
+
+def _mapping_start(arr: np.memmap) -> int:
+    """Byte offset in its file of a (sliced) np.memmap's first element: slices inherit the
+    root's `offset` attribute, so measure from the root mapping instead."""
+    root = arr
+    while isinstance(getattr(root, "base", None), np.memmap):
+        root = root.base
+    return int(arr.ctypes.data - root.ctypes.data) + int(root.offset)
 
 
 def release_pages(arr) -> None:

@@ -81,6 +81,7 @@ class LLM:
             # arrive, so it does not add to the peak RSS
             tok = _tokenizer_gguf(gf)
             model = load_gguf_model(gf, progress)
+            gf.release_pages()   # the weights are packed copies; rows are read with pread
             f32 = gf.tensor("blk.0.attn_q.weight").type == "f32"
         else:
             raise ClavisError(f"{path}: no such file or folder")
