@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import math
 import os
 import platform
 import statistics
@@ -50,6 +51,14 @@ def make_model(shape: str, quant: str, hf: bool) -> tuple[Path, Path | None]:
     return gguf, hf_dir
 
 
+def shape_params(shape: str) -> int:
+    """Parameters of a zoo shape, from its tensor table (no file needed)."""
+    from clavis.models.registry import model_class
+    from clavis.models.zoo import SHAPES, make_args
+    args = make_args(shape, SHAPES[shape].args["vocab_size"])
+    return sum(int(math.prod(v)) for v in model_class(args.arch).tensor_shapes(args).values())
+
+
 def read_bandwidth(threads: int) -> float:
     out = sh([sys.executable, "-c",
               "import json,clavis.kernels.bench as b; print(json.dumps(b.read_bandwidth()))"],
@@ -83,13 +92,13 @@ def bench(args) -> list[dict]:
     for spec in args.models:
         shape, quant = spec.split(":")
         engines = list(args.engines)
-        want_torch = "torch" in engines
-        gguf, hf_dir = make_model(shape, quant, hf=False)
-        per_tok, _, params = weight_bytes_per_token(str(gguf))
+        params = shape_params(shape)
+        # one make-model run writes the GGUF and, when PyTorch runs, the HF folder of the same weights
+        torch_fits = params <= TORCH_MAX_PARAMS
+        gguf, hf_dir = make_model(shape, quant, hf="torch" in engines and torch_fits)
+        per_tok, _, _ = weight_bytes_per_token(str(gguf))
         file_bytes = gguf.stat().st_size
-        if want_torch and params <= TORCH_MAX_PARAMS:
-            gguf, hf_dir = make_model(shape, quant, hf=True)
-        elif want_torch:
+        if "torch" in engines and not torch_fits:
             engines.remove("torch")
             print(f"{shape}: skipping PyTorch ({params / 1e9:.1f} B params > {TORCH_MAX_PARAMS / 1e9:.0f} B: "
                   "its f32 HF copy does not fit this machine)", file=sys.stderr)
