@@ -283,6 +283,10 @@ CASES = [  # T, Hq, Hkv, D, S, n_kv, pos0, causal
     (4, 2, 2, 7, 20, 20, 0, False),          # tiny head_dim (all tail)
     (2, 16, 1, 100, 150, 150, 148, True),    # 16 heads on one KV head
     (1, 4, 2, 64, 10, 0, 0, True),           # empty cache -> zeros
+    # decode over more keys than one span of the two-pass path (4096): the running max and sum
+    # carry over between spans
+    (1, 14, 2, 64, 9000, 8700, 8699, True),  # GQA 7, three spans
+    (1, 4, 4, 128, 5000, 4200, 4199, True),  # MHA, D=128, a short second span
     # many rows (rows-in-lanes path): several row blocks, a partial one, several key blocks
     (75, 8, 2, 64, 200, 150, 75, True),      # causal prefill at an offset, GQA 4
     (70, 6, 6, 64, 300, 300, 0, False),      # encoder-like, non-causal, 300 keys
