@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from clavis import ClavisError
-from clavis.formats.gguf import read_gguf
-from clavis.models.weights import GGUFSource, TableRows, _mapping_start
+from clavis.formats.gguf import mapped_file_offset, read_gguf
+from clavis.models.weights import GGUFSource, TableRows
 
 
 @pytest.mark.parametrize("quant", ["q4_0", "q8_0", "f16", "f32"])
@@ -34,7 +34,7 @@ def test_mapping_start_of_nested_slices(tmp_path):
     p.write_bytes(bytes(range(256)) * 64)
     root = np.memmap(p, dtype=np.uint8, mode="r")
     s = root[1000:9000][24:4000].reshape(-1)
-    assert _mapping_start(s) == 1024
+    assert mapped_file_offset(s) == 1024
     assert s[0] == (1024 % 256)
 
 

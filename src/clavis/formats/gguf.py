@@ -102,16 +102,10 @@ class GGUFFile:
         return self.metadata[key]
 
     def release_pages(self) -> None:
-        """Take all of the file's pages out of this process's resident set (they stay in the
-        page cache; a later read faults them back in). For once everything needed has been
-        copied out: with large page-cache folios, touching one small tensor maps up to 2 MiB,
-        and releasing tensor by tensor leaves the neighbours of each range mapped."""
-        m = getattr(self._reader, "_mmap", None)
-        if m is not None and hasattr(mmap, "MADV_DONTNEED") and len(m) > 0:
-            try:
-                m.madvise(mmap.MADV_DONTNEED)
-            except OSError:
-                pass   # best effort: only the resident-set size is at stake
+        """Take all of the file's pages out of this process's resident set, for once everything
+        needed has been copied out: with large page-cache folios, touching one small tensor maps
+        up to 2 MiB, and releasing tensor by tensor leaves the neighbours of each range mapped."""
+        release_mapped(self._reader)
 
     def tensor(self, name: str) -> GGUFTensor:
         if name not in self.tensors:
@@ -200,25 +194,20 @@ class GGUFStringArray(Sequence):
     Python objects until used. `raw()` gives (buffer, offsets) for the C helpers: element i's
     8-byte length starts at offsets[i], its bytes end at offsets[i + 1]."""
 
-    __slots__ = ("_buf", "_off", "_mmap")
+    __slots__ = ("_buf", "_off", "_arr")
     __hash__ = None
 
     def __init__(self, buf: np.ndarray, offsets: np.ndarray):
         # a memoryview: slicing np.memmap builds a memmap object per slice (~6 us each)
-        self._buf, self._off = memoryview(buf).cast("B"), offsets
-        # np.memmap's mmap object, when the array's index 0 is the mapping's byte 0
-        self._mmap = getattr(buf, "_mmap", None) if getattr(buf, "offset", None) == 0 else None
+        self._buf, self._off, self._arr = memoryview(buf).cast("B"), offsets, buf
 
     def raw(self) -> tuple[memoryview, np.ndarray]:
         return self._buf, self._off
 
     def release_pages(self) -> None:
-        """Take the array's file pages out of this process's resident set (they stay in the
-        page cache; a later read faults them back in). For after a one-time bulk read."""
-        page = mmap.PAGESIZE
-        a, b = -(-int(self._off[0]) // page) * page, int(self._off[-1]) // page * page
-        if self._mmap is not None and b > a and hasattr(mmap, "MADV_DONTNEED"):
-            self._mmap.madvise(mmap.MADV_DONTNEED, a, b - a)
+        """Take the array's file pages out of this process's resident set (release_mapped).
+        For after a one-time bulk read."""
+        release_mapped(self._arr, int(self._off[0]), int(self._off[-1]))
 
     def to_list(self) -> list[str]:
         """All the strings at once (one C pass)."""
@@ -257,6 +246,45 @@ class GGUFStringArray(Sequence):
     def __repr__(self):
         head = ", ".join(repr(s) for s in self[:3])
         return f"GGUFStringArray([{head}{', ...' if len(self) > 3 else ''}], len={len(self)})"
+
+
+def _memmap_root(arr: np.memmap) -> np.memmap:
+    """The np.memmap that owns the mapping a (sliced, reshaped) np.memmap views."""
+    root = arr
+    while isinstance(getattr(root, "base", None), np.memmap):
+        root = root.base
+    return root
+
+
+def mapped_file_offset(arr: np.memmap) -> int:
+    """Byte offset in its file of an np.memmap's first element. Slices inherit the root's
+    `offset` attribute, so it is measured from the root instead."""
+    root = _memmap_root(arr)
+    return int(arr.ctypes.data - root.ctypes.data) + int(root.offset)
+
+
+def release_mapped(arr, start: int = 0, end: int | None = None) -> None:
+    """Drop bytes [start, end) of `arr` (default: all of it), a read-only np.memmap or a view of
+    one, from this process's resident set: the pages stay in the page cache and fault back in if
+    read again (whole pages, so the partial ones at both ends go too). Anything else is left
+    alone: on anonymous or writable memory MADV_DONTNEED would lose data. Best effort: only the
+    resident-set size is at stake."""
+    if (not isinstance(arr, np.memmap) or arr.flags.writeable or arr.nbytes == 0
+            or not hasattr(mmap, "MADV_DONTNEED")):
+        return
+    root = _memmap_root(arr)
+    m = getattr(root, "_mmap", None)
+    if m is None:
+        return
+    base = root.ctypes.data - int(root.offset) % mmap.ALLOCATIONGRANULARITY   # the mapping's start
+    a = arr.ctypes.data + start - base
+    b = arr.ctypes.data + (arr.nbytes if end is None else end) - base
+    a = a // mmap.PAGESIZE * mmap.PAGESIZE
+    if b > a:
+        try:
+            m.madvise(mmap.MADV_DONTNEED, a, b - a)
+        except (OSError, ValueError):
+            pass
 
 
 def _scan(path: str, buf: np.ndarray) -> tuple[dict, list, int]:

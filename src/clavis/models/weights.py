@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from clavis import ClavisError
-from clavis.formats.gguf import SUPPORTED_TYPES
+from clavis.formats.gguf import SUPPORTED_TYPES, mapped_file_offset, release_mapped
 
 QUANTS = ("f32", "f16", "q8_0", "q4_0")
 
@@ -97,7 +97,7 @@ class GGUFSource(WeightSource):
             w = kmm.PackedWeight(t.data, t.type, n, k)
         else:
             w = kmm.PackedWeight(self._requant(name), self.REQUANT if k % 32 == 0 else "f16", n, k)
-        release_pages(t.data)   # packed: the file's copy need not stay resident (peak RSS)
+        release_mapped(t.data)   # packed: the file's copy need not stay resident (peak RSS)
         return w
 
     def f32(self, name):
@@ -174,7 +174,7 @@ class TableRows:
         self.row_bytes = data.size // self.n_rows
         self._data, self._fd, self._off = data, None, 0
         if isinstance(data, np.memmap) and hasattr(os, "preadv") and getattr(data, "filename", None):
-            self._off = _mapping_start(data)
+            self._off = mapped_file_offset(data)
             self._fd = os.open(data.filename, os.O_RDONLY)
             weakref.finalize(self, os.close, self._fd)
 
@@ -190,37 +190,6 @@ class TableRows:
                 raise ClavisError(f"{self.path}: short read of embedding row {r} (file changed "
                                   "or truncated since it was opened)")
         return out
-
-
-def _mapping_start(arr: np.memmap) -> int:
-    """Byte offset in its file of a (sliced) np.memmap's first element: slices inherit the
-    root's `offset` attribute, so measure from the root mapping instead."""
-    root = arr
-    while isinstance(getattr(root, "base", None), np.memmap):
-        root = root.base
-    return int(arr.ctypes.data - root.ctypes.data) + int(root.offset)
-
-
-def release_pages(arr) -> None:
-    """Drop the resident pages of a read-only file mapping (np.memmap) from this process: they
-    stay in the page cache and fault back in if read again. Anything else is left alone (on
-    anonymous memory MADV_DONTNEED would zero the data)."""
-    global _madvise
-    if not isinstance(arr, np.memmap) or arr.nbytes == 0 or arr.flags.writeable:
-        return
-    if _madvise is None:
-        import ctypes
-        import mmap
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.madvise
-        fn.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-        _madvise = (fn, getattr(mmap, "MADV_DONTNEED", 4), mmap.PAGESIZE)
-    fn, advice, page = _madvise
-    start = arr.ctypes.data // page * page
-    fn(start, arr.ctypes.data + arr.nbytes - start, advice)   # best effort: errors ignored
-
-
-_madvise = None
 
 
 def permute_qk(w: np.ndarray, n_head: int) -> np.ndarray:
