@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from benchmarks_md import cpu_name, replace_section
+from engine_run import read_bandwidth
 from clavis.runtime.bench import weight_bytes_per_token
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,10 +33,6 @@ DEFAULT_MODELS = ["llama-3.2-1b:q4_0", "llama-3.2-1b:q8_0", "qwen2.5-0.5b:q4_0",
 # PyTorch bf16 needs an HF copy of the weights (f32 on disk); 7B would need ~27 GB of disk and
 # most of this machine's RAM, so torch runs on the smaller shapes only.
 TORCH_MAX_PARAMS = 2.0e9
-
-
-def sh(cmd: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
 
 
 def make_model(shape: str, quant: str, hf: bool) -> tuple[Path, Path | None]:
@@ -57,13 +54,6 @@ def shape_params(shape: str) -> int:
     from clavis.models.zoo import SHAPES, make_args
     args = make_args(shape, SHAPES[shape].args["vocab_size"])
     return sum(int(math.prod(v)) for v in model_class(args.arch).tensor_shapes(args).values())
-
-
-def read_bandwidth(threads: int) -> float:
-    out = sh([sys.executable, "-c",
-              "import json,clavis.kernels.bench as b; print(json.dumps(b.read_bandwidth()))"],
-             env={**os.environ, "CLAVIS_NUM_THREADS": str(threads)})
-    return float(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def run_engine(engine: str, gguf: Path, hf_dir: Path | None, threads: int, args) -> dict | None:
