@@ -77,6 +77,16 @@ class PackedWeight:
                 f"layout={self.layout['layout']!r})")
 
 
+def _out_array(out, shape: tuple[int, ...], who: str) -> np.ndarray:
+    """`out` checked to be a C-contiguous float32 array of `shape`, or a new one when None."""
+    if out is None:
+        return np.empty(shape, dtype=np.float32)
+    if (not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != shape
+            or not out.flags.c_contiguous):
+        raise ClavisError(f"{who}: out must be a C-contiguous float32 array of shape {shape}")
+    return out
+
+
 def matmul(x, w: PackedWeight, out: np.ndarray | None = None) -> np.ndarray:
     """Y = X W^T: x f32[M, K] (or f32[K]) -> f32[M, N] (or f32[N])."""
     if not isinstance(w, PackedWeight):
@@ -90,12 +100,7 @@ def matmul(x, w: PackedWeight, out: np.ndarray | None = None) -> np.ndarray:
     x2 = np.ascontiguousarray(x.reshape(1, -1) if vec else x)
     if x2.shape[1] != w.k:
         raise ClavisError(f"matmul: x has K = {x2.shape[1]} but the weight is [{w.n}, {w.k}]")
-    shape = (w.n,) if vec else (x2.shape[0], w.n)
-    if out is None:
-        out = np.empty(shape, dtype=np.float32)
-    elif (not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != shape
-          or not out.flags.c_contiguous):
-        raise ClavisError(f"matmul: out must be a C-contiguous float32 array of shape {shape}")
+    out = _out_array(out, (w.n,) if vec else (x2.shape[0], w.n), "matmul")
     try:
         _C.matmul(x2, w.packed, out.reshape(x2.shape[0], w.n), w._tid, w.variant, w.n, w.k)
     except (ValueError, TypeError) as e:
@@ -123,15 +128,8 @@ def matmul_multi(x, ws, outs=None) -> list[np.ndarray]:
                           f"{x.dtype} {x.shape}")
     vec = x.ndim == 1
     x2 = np.ascontiguousarray(x.reshape(1, -1) if vec else x)
-    res = []
-    for w, o in zip(ws, outs):
-        shape = (w.n,) if vec else (x2.shape[0], w.n)
-        if o is None:
-            o = np.empty(shape, dtype=np.float32)
-        elif (not isinstance(o, np.ndarray) or o.dtype != np.float32 or o.shape != shape
-              or not o.flags.c_contiguous):
-            raise ClavisError(f"matmul_multi: out must be a C-contiguous float32 array of shape {shape}")
-        res.append(o)
+    res = [_out_array(o, (w.n,) if vec else (x2.shape[0], w.n), "matmul_multi")
+           for w, o in zip(ws, outs)]
     try:
         _C.matmul_multi(x2, tuple(w.packed for w in ws),
                         tuple(o.reshape(x2.shape[0], w.n) for o, w in zip(res, ws)),
