@@ -24,7 +24,8 @@ char clv_py_format(const Py_buffer *view);
     X(formats) \
     X(matmul) \
     X(llm) \
-    X(text)
+    X(text) \
+    X(bpe)
 
 #define CLV_PY_DECLARE(NAME) extern PyMethodDef clv_py_methods_##NAME[];
 CLV_PY_GROUPS(CLV_PY_DECLARE)

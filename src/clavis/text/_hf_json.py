@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from clavis import ClavisError
@@ -75,11 +76,20 @@ def _indices(items: list, value) -> list[int]:
         return out
 
 
+def _added_indices(types: list) -> list[int]:
+    """Where types holds CONTROL, UNKNOWN or USER_DEFINED, in order."""
+    try:
+        packed = bytes(types)  # one C pass when every type is 0..255 (always, in practice)
+    except (TypeError, ValueError):
+        return sorted(_indices(types, CONTROL) + _indices(types, UNKNOWN)
+                      + _indices(types, USER_DEFINED))
+    return [m.start() for m in re.finditer(b"[%c%c%c]" % (UNKNOWN, CONTROL, USER_DEFINED), packed)]
+
+
 def _added_tokens(tokens, types) -> list[dict]:
     out = []
     types = types if isinstance(types, list) else list(types)
-    for i in sorted(_indices(types, CONTROL) + _indices(types, UNKNOWN)
-                    + _indices(types, USER_DEFINED)):
+    for i in _added_indices(types):
         out.append({"id": i, "content": tokens[i], "single_word": False, "lstrip": False,
                     "rstrip": False, "normalized": False, "special": types[i] != USER_DEFINED})
     return out

@@ -1,7 +1,10 @@
 """Tokenizers for Llama-family models, from GGUF metadata or a Hugging Face folder.
 
-Built on HF `tokenizers` (Rust). From GGUF, the vocabulary is turned into an HF tokenizer that
-splits text exactly as llama.cpp does (see _hf_json.py). Special tokens written in the text
+Byte-level BPE GGUF vocabularies (tokenizer.ggml.model = "gpt2": Llama 3, Qwen2) use our own
+encoder (byte_bpe.py, tables in C: a few MB instead of the ~35 MB of an HF tokenizer object).
+SentencePiece-style GGUF vocabularies and Hugging Face folders use HF `tokenizers` (Rust); from
+GGUF, the vocabulary is turned into an HF tokenizer that splits text exactly as llama.cpp does
+(see _hf_json.py). Both give llama.cpp's ids. Special tokens written in the text
 (<|im_start|>, <|eot_id|>, ...) are always parsed as special tokens.
 
     tok = Tokenizer.from_gguf_metadata(fields)      # fields: GGUF key -> plain python value
@@ -12,6 +15,7 @@ splits text exactly as llama.cpp does (see _hf_json.py). Special tokens written 
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import numbers
 from collections.abc import Sequence
@@ -24,6 +28,7 @@ from tokenizers import models as _hf_models
 from clavis import ClavisError
 from clavis.kernels import _C
 from clavis.text import _hf_json as hj
+from clavis.text.byte_bpe import ByteBPE, gguf_layout
 
 # Texts llama.cpp treats as end-of-generation tokens (besides tokenizer.ggml.eos_token_id).
 EOG_TEXTS = frozenset({
@@ -62,26 +67,59 @@ def _token_id(fields, key, n_vocab):
     return tid
 
 
+class _HFEngine:
+    """An HF tokenizer behind the interface ByteBPE has (encode, decode, token_to_id, added)."""
+
+    def __init__(self, hf: _HFTokenizer):
+        self.hf = hf
+        self.added = {i: (t.content, t.special) for i, t in hf.get_added_tokens_decoder().items()}
+
+    def encode(self, text: str, add_special: bool = True) -> list[int]:
+        return self.hf.encode(text, add_special_tokens=add_special).ids
+
+    def decode(self, ids, skip_special: bool = False) -> str:
+        return self.hf.decode(ids, skip_special_tokens=skip_special)
+
+    def token_to_id(self, text: str) -> int | None:
+        return self.hf.token_to_id(text)
+
+
 class Tokenizer:
     """Text <-> token ids. Build it with from_gguf_metadata() or from_hf_dir()."""
 
-    def __init__(self, hf: _HFTokenizer, tokens: list[str], kind: str, *, bos_id=None,
+    def __init__(self, engine, tokens: list[str], kind: str, *, bos_id=None,
                  eos_id=None, extra_eos=(), unk_id=None, pad_id=None, add_space_prefix=False,
-                 chat_template=None):
-        self._hf = hf
+                 chat_template=None, hf_factory=None):
+        """engine: an HF tokenizer or a ByteBPE; hf_factory: makes the equivalent HF tokenizer
+        when something asks for `_hf` (tests compare the two)."""
+        if isinstance(engine, _HFTokenizer):
+            engine = _HFEngine(engine)
+        self._engine = engine
+        self._hf_factory = hf_factory
         self.tokens = tokens  # a list, or the GGUF file's lazy string array (decoded on demand)
         self.kind = kind  # "spm" or "bpe"
         self.bos_id, self.eos_id, self.unk_id, self.pad_id = bos_id, eos_id, unk_id, pad_id
         self.add_space_prefix = add_space_prefix
         self.chat_template = chat_template
-        added = hf.get_added_tokens_decoder()
+        added = engine.added
         self._added_ids = frozenset(added)
-        self.special_ids = frozenset(i for i, t in added.items() if t.special)
+        self.special_ids = frozenset(i for i, (_, special) in added.items() if special)
         eos = {i for i in (eos_id, *extra_eos) if i is not None}
-        eos |= {i for i in added if added[i].content in EOG_TEXTS}
+        eos |= {i for i in added if added[i][0] in EOG_TEXTS}
         self.eos_ids = frozenset(eos)
-        self.add_bos = bos_id is not None and bos_id in hf.encode("", add_special_tokens=True).ids
+        self.add_bos = bos_id is not None and bos_id in engine.encode("", True)
         self._bytes: dict[int, bytes] = {}
+
+    @property
+    def _hf(self) -> _HFTokenizer:
+        """The HF tokenizer (for a ByteBPE vocabulary: built now from the same metadata)."""
+        if isinstance(self._engine, _HFEngine):
+            return self._engine.hf
+        if self._hf_factory is None:
+            raise ClavisError("this tokenizer has no HF tokenizers equivalent")
+        hf = self._hf_factory()
+        self._hf_factory = lambda: hf  # built once
+        return hf
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
@@ -121,28 +159,21 @@ class Tokenizer:
             merges = _get(fields, _K + "merges", "list", required=True)
             pre = _get(fields, _K + "pre", "str", default="default")
             hj.pre_tokenizer_for(pre)  # an unknown one fails before the vocabulary is built
-            spec = hj.bpe_json(tokens, types, [], pre=pre, vocab={},
-                               add_bos=_get(fields, _K + "add_bos_token", "bool", default=False),
-                               add_eos=_get(fields, _K + "add_eos_token", "bool", default=False),
-                               **common)
-            kind, space, unk = "bpe", False, ids["unknown"]
+            flags = dict(add_bos=_get(fields, _K + "add_bos_token", "bool", default=False),
+                         add_eos=_get(fields, _K + "add_eos_token", "bool", default=False))
+            spec = hj.bpe_json(tokens, types, [], pre=pre, vocab={}, **flags, **common)
+            spec["clavis_bpe"] = dict(flags, pre=pre, **common)  # ByteBPE's options
+            engine = (_from_gguf_bytes(spec, tokens, merges)
+                      or _bpe_from_strings(spec, tokens, merges))
+            _C.text_trim()
+            return cls(engine, tokens, "bpe", extra_eos=(ids["eot"], ids["eom"]),
+                       unk_id=ids["unknown"], pad_id=ids["padding"], chat_template=chat,
+                       hf_factory=functools.partial(_hf_bpe, spec, tokens, merges), **common)
         else:
             raise ClavisError(f"GGUF metadata {_K}model = {model!r} is not supported; "
                               "supported: llama (SentencePiece-style), gpt2 (byte-level BPE)")
-        # Two routes to the Rust model (measured on a 152k-token vocabulary): with many merges
-        # (real files), tokenizer.json bytes written in C: the Python dict route would also
-        # hold ~190 bytes of Python objects per merge (peak +45 MB, slower). With few merges,
-        # the dict route: the JSON parse leaves ~8 MB of fragmented free heap resident.
-        many_merges = kind == "bpe" and len(merges) * 4 >= n
-        hf = _from_gguf_bytes(spec, tokens, merges) if many_merges else None
-        if hf is None:
-            if kind == "bpe":
-                vocab = spec["model"]["vocab"] = _vocab(tokens)
-                spec["model"]["merges"] = _merges(merges, vocab)
-                del vocab
-            for key in ("tokens", "merges"):  # read once; their file pages can go
-                getattr(fields.get(_K + key), "release_pages", lambda: None)()
-            hf = _build_bpe(spec, "GGUF tokenizer metadata")
+        getattr(tokens, "release_pages", lambda: None)()  # read once; their file pages can go
+        hf = _build_bpe(spec, "GGUF tokenizer metadata")
         del spec
         _C.text_trim()  # the build's temporary objects: freed pages back to the OS
         return cls(hf, tokens, kind, extra_eos=(ids["eot"], ids["eom"]), unk_id=unk,
@@ -200,7 +231,7 @@ class Tokenizer:
         return self.tokens[self.eos_id] if self.eos_id is not None else ""
 
     def token_to_id(self, text: str) -> int | None:
-        return self._hf.token_to_id(text)
+        return self._engine.token_to_id(text)
 
     def id_to_token(self, i: int) -> str:
         return self.tokens[self._check_id(i)]
@@ -208,11 +239,11 @@ class Tokenizer:
     def encode(self, text: str, add_special: bool = True) -> list[int]:
         if not isinstance(text, str):
             raise ClavisError(f"encode() takes a str, got {type(text).__name__}")
-        return self._hf.encode(text, add_special_tokens=add_special).ids
+        return self._engine.encode(text, add_special)
 
     def decode(self, ids, skip_special: bool = False) -> str:
         ids = [self._check_id(i) for i in ids]
-        return self._hf.decode(ids, skip_special_tokens=skip_special)
+        return self._engine.decode(ids, skip_special)
 
     def apply_chat_template(self, messages, add_generation_prompt: bool = True, *,
                             template: str | None = None, arch: str | None = None, **extra) -> str:
@@ -221,7 +252,7 @@ class Tokenizer:
         from clavis.text.chat_template import fallback_for, render
 
         if not (template or self.chat_template):
-            specials = [t.content for t in self._hf.get_added_tokens_decoder().values()]
+            specials = [content for content, _ in self._engine.added.values()]
             template = fallback_for(arch or ("llama" if self.kind == "spm" else None), specials)
         # a model that adds no BOS (Qwen2) has no bos_token in transformers either
         return render(template or self.chat_template, messages, add_generation_prompt,
@@ -339,7 +370,63 @@ def _read_json(path: Path):
         raise ClavisError(f"{path}: line {e.lineno}: invalid JSON: {e.msg}") from None
 
 
-def _from_gguf_bytes(spec: dict, tokens, merges) -> _HFTokenizer | None:
+# ---- byte-level BPE (gpt2) vocabularies: our own encoder ---------------------------------------
+def _bpe(spec: dict, tokens_raw, merges_raw, check_utf8: bool, merge_text):
+    """ByteBPE.build with its statuses turned into ClavisErrors naming the merge;
+    merge_text(i) -> the i-th merge as the metadata shows it."""
+    added = [(t["id"], t["content"], t["special"]) for t in spec["added_tokens"]]
+    got = ByteBPE.build(tokens_raw, merges_raw, added, check_utf8=check_utf8,
+                        **spec["clavis_bpe"])
+    if isinstance(got, tuple):
+        status, i = got
+        m = merge_text(i)
+        if status == "merge_result":
+            raise ClavisError(f"{_K}merges[{i}] = {m!r}: the two tokens joined are not a "
+                              "vocabulary token")
+        raise ClavisError(f"{_K}merges[{i}] = {m!r} is not two vocabulary tokens separated by "
+                          "one space")
+    return got
+
+
+def _from_gguf_bytes(spec: dict, tokens, merges) -> ByteBPE | None:
+    """The byte-level BPE encoder straight from the GGUF file's bytes (no Python string per
+    token or merge). None when the strings are not GGUF arrays or not all valid UTF-8 (then
+    _bpe_from_strings builds it from the strings as the reader decodes them)."""
+    if not (hasattr(tokens, "raw") and hasattr(merges, "raw")):
+        return None
+    bpe = _bpe(spec, tokens.raw(), merges.raw(), True, lambda i: merges[i])
+    if bpe is not None:
+        tokens.release_pages()
+        merges.release_pages()
+    return bpe
+
+
+def _bpe_from_strings(spec: dict, tokens, merges) -> ByteBPE:
+    """The encoder from Python strings (a plain list, or a lazy array decoded)."""
+    texts = []
+    for i, m in enumerate(merges):
+        if isinstance(m, (list, tuple)) and len(m) == 2 and all(isinstance(x, str) for x in m):
+            m = " ".join(m)
+        if not isinstance(m, str):
+            hj.parse_merges([m], {}, first=i)  # raises the ClavisError
+        texts.append(m)
+    return _bpe(spec, gguf_layout(tokens), gguf_layout(texts), False, lambda i: merges[i])
+
+
+def _hf_bpe(spec: dict, tokens, merges) -> _HFTokenizer:
+    """The HF tokenizers equivalent of a byte-level BPE GGUF vocabulary (the reference the
+    tests compare ByteBPE with): tokenizer.json bytes written in C when the strings allow it,
+    else from the vocab dict and merge pairs."""
+    spec = {k: v for k, v in spec.items() if k != "clavis_bpe"}
+    hf = _hf_from_gguf_bytes(spec, tokens, merges)
+    if hf is None:
+        spec["model"] = dict(spec["model"], vocab=_vocab(tokens))
+        spec["model"]["merges"] = _merges(merges, spec["model"]["vocab"])
+        hf = _build_bpe(spec, "GGUF tokenizer metadata")
+    return hf
+
+
+def _hf_from_gguf_bytes(spec: dict, tokens, merges) -> _HFTokenizer | None:
     """A byte-level BPE tokenizer straight from the GGUF file's bytes: one C pass writes the
     vocab object and merges array of tokenizer.json (checking each merge), the Rust side parses
     the bytes; no Python string per token. None when the strings are not GGUF arrays of one

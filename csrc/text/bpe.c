@@ -1,0 +1,489 @@
+/* Byte-level BPE tables and the merge loop (see bpe.h).
+ *
+ * Memory (n tokens, m merges, T bytes of token text): the token text (T) and its offsets (4n),
+ * a vocabulary hash of uint32 slots (4 x the power of two >= 1.5n), the merges by rank as
+ * (left, right, merged id) (12m) and a pair hash of uint32 slots (4 x the power of two
+ * >= 1.5m). For Qwen2.5 (152k tokens, 151k merges) about 5 MB. */
+#include "text/bpe.h"
+
+#include "clavis.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uint32_t left, right, merged;
+} merge_t;
+
+struct clv_bpe {
+    int32_t n_tok;
+    uint32_t n_merges;
+    unsigned char *text;   /* the token bytes, concatenated */
+    uint32_t *off;         /* n_tok + 1 */
+    uint32_t *vslot;       /* vocabulary hash: id + 1, 0 = empty */
+    uint32_t vmask;
+    merge_t *merges;       /* by rank */
+    uint32_t *mslot;       /* pair hash: rank + 1, 0 = empty */
+    uint32_t mmask;
+    int32_t byte_id[256];  /* the token of each byte's bytes_to_unicode character, or -1 */
+    unsigned char bl[256][2], bl_len[256];  /* that character's UTF-8 */
+    int16_t inv[0x144];    /* bytes_to_unicode inverse: code point -> byte, or -1 */
+    int ignore_merges;
+    unsigned char *dup;    /* while building: bit i set = token i repeats an earlier one */
+};
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+static uint64_t str_len(const unsigned char *buf, const int64_t *off, int64_t i) {
+    return (uint64_t)(off[i + 1] - off[i] - 8);
+}
+
+static uint64_t fnv_step(uint64_t h, const unsigned char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
+    return h;
+}
+#define FNV_INIT 1469598103934665603ULL
+
+static uint32_t pair_hash(uint32_t l, uint32_t r, uint32_t mask) {
+    uint64_t k = ((uint64_t)l << 32 | r) * 0x9E3779B97F4A7C15ULL;
+    return (uint32_t)(k >> 32) & mask;
+}
+
+static uint32_t pow2_slots(uint64_t n) {
+    uint64_t cap = 16;
+    while (cap < n + n / 2) cap *= 2;
+    return (uint32_t)cap;
+}
+
+/* Length of the valid shortest-form UTF-8 sequence at s[0..n) (no surrogates), or 0. */
+static int utf8_len(const unsigned char *s, size_t n, uint32_t *cp) {
+    unsigned c = s[0];
+    int len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+            : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (!len || (size_t)len > n) return 0;
+    uint32_t v = len == 1 ? c : c & (0x7Fu >> len);
+    for (int k = 1; k < len; k++) {
+        if ((s[k] & 0xC0) != 0x80) return 0;
+        v = (v << 6) | (s[k] & 0x3F);
+    }
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < min_cp[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+    *cp = v;
+    return len;
+}
+
+static int valid_utf8(const unsigned char *s, size_t n) {
+    uint32_t cp;
+    for (size_t i = 0; i < n;) {
+        uint64_t w;
+        if (i + 8 <= n && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ULL))) {
+            i += 8;  /* 8 ASCII bytes */
+            continue;
+        }
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        int len = utf8_len(s + i, n - i, &cp);
+        if (!len) return 0;
+        i += (size_t)len;
+    }
+    return 1;
+}
+
+#define TOK(b, i) ((b)->text + (b)->off[i])
+#define TOK_LEN(b, i) ((size_t)((b)->off[(i) + 1] - (b)->off[i]))
+
+/* The first id of the token a ‖ c (c may be empty), or -1. */
+static int32_t find2(const clv_bpe *b, const unsigned char *a, size_t na, const unsigned char *c,
+                     size_t nc) {
+    uint32_t h = (uint32_t)fnv_step(fnv_step(FNV_INIT, a, na), c, nc) & b->vmask;
+    for (;; h = (h + 1) & b->vmask) {
+        uint32_t v = b->vslot[h];
+        if (!v) return -1;
+        int32_t id = (int32_t)(v - 1);
+        const unsigned char *t = TOK(b, id);
+        if (TOK_LEN(b, id) == na + nc && memcmp(t, a, na) == 0 && memcmp(t + na, c, nc) == 0)
+            return id;
+    }
+}
+
+int32_t clv_bpe_token_id(const clv_bpe *b, const unsigned char *s, size_t n) {
+    return find2(b, s, n, NULL, 0);
+}
+
+/* The rank of merge (l, r), or -1. */
+static int64_t pair_rank(const clv_bpe *b, uint32_t l, uint32_t r) {
+    for (uint32_t h = pair_hash(l, r, b->mmask);; h = (h + 1) & b->mmask) {
+        uint32_t v = b->mslot[h];
+        if (!v) return -1;
+        const merge_t *m = &b->merges[v - 1];
+        if (m->left == l && m->right == r) return (int64_t)v - 1;
+    }
+}
+
+/* ---- building ----------------------------------------------------------------------------- */
+static void byte_tables(clv_bpe *b) {
+    int extra = 0;
+    for (int i = 0; i < 0x144; i++) b->inv[i] = -1;
+    for (int c = 0; c < 256; c++) {
+        int keep = (c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || c >= 0xAE;
+        uint32_t cp = keep ? (uint32_t)c : 256u + (uint32_t)extra++;
+        b->inv[cp] = (int16_t)c;
+        if (cp < 0x80) {
+            b->bl[c][0] = (unsigned char)cp;
+            b->bl_len[c] = 1;
+        } else {
+            b->bl[c][0] = (unsigned char)(0xC0 | (cp >> 6));
+            b->bl[c][1] = (unsigned char)(0x80 | (cp & 0x3F));
+            b->bl_len[c] = 2;
+        }
+        b->byte_id[c] = find2(b, b->bl[c], b->bl_len[c], NULL, 0);
+    }
+}
+
+/* The UTF-8 check of the tokens: chunks of CHECK_CHUNK strings in parallel, each noting its
+ * first invalid string. */
+enum { CHECK_CHUNK = 8192 };
+typedef struct {
+    const unsigned char *buf;
+    const int64_t *off;
+    int64_t n, *bad_at;
+} check_job;
+
+static void check_chunk(void *ctx, int64_t chunk, int thread_id) {
+    check_job *j = ctx;
+    int64_t lo = chunk * CHECK_CHUNK, hi = lo + CHECK_CHUNK < j->n ? lo + CHECK_CHUNK : j->n;
+    j->bad_at[chunk] = -1;
+    for (int64_t i = lo; i < hi && j->bad_at[chunk] < 0; i++)
+        if (!valid_utf8(j->buf + j->off[i] + 8, (size_t)str_len(j->buf, j->off, i)))
+            j->bad_at[chunk] = i;
+}
+
+static int check_tokens(const unsigned char *tbuf, const int64_t *toff, int64_t n,
+                        clv_threadpool *pool, int64_t *where) {
+    int64_t n_chunks = (n + CHECK_CHUNK - 1) / CHECK_CHUNK;
+    check_job job = {tbuf, toff, n, malloc(((size_t)n_chunks + 1) * sizeof(int64_t))};
+    if (!job.bad_at) return CLV_BPE_NOMEM;
+    if (pool && n_chunks > 1) {
+        clv_parallel_for(pool, n_chunks, check_chunk, &job);
+    } else {
+        for (int64_t c = 0; c < n_chunks; c++) check_chunk(&job, c, 0);
+    }
+    int rc = CLV_BPE_OK;
+    for (int64_t c = 0; c < n_chunks && !rc; c++)
+        if (job.bad_at[c] >= 0) {
+            *where = job.bad_at[c];
+            rc = CLV_BPE_TOKEN_UTF8;
+        }
+    free(job.bad_at);
+    return rc;
+}
+
+static int build_vocab(clv_bpe *b, const unsigned char *tbuf, const int64_t *toff, int64_t n,
+                       int check_utf8, clv_threadpool *pool, int64_t *where) {
+    int rc = check_utf8 ? check_tokens(tbuf, toff, n, pool, where) : CLV_BPE_OK;
+    if (rc) return rc;
+    uint64_t total = 0;
+    for (int64_t i = 0; i < n; i++) total += str_len(tbuf, toff, i);
+    if (total >= UINT32_MAX) return CLV_BPE_TOO_BIG;
+    b->n_tok = (int32_t)n;
+    b->text = malloc(total ? total : 1);
+    b->off = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    uint32_t cap = pow2_slots((uint64_t)n);
+    b->vslot = calloc(cap, sizeof(uint32_t));
+    b->vmask = cap - 1;
+    b->dup = calloc((size_t)n / 8 + 1, 1);
+    if (!b->text || !b->off || !b->vslot || !b->dup) return CLV_BPE_NOMEM;
+    uint32_t at = 0;
+    for (int64_t i = 0; i < n; i++) {
+        size_t len = (size_t)str_len(tbuf, toff, i);
+        memcpy(b->text + at, tbuf + toff[i] + 8, len);
+        b->off[i] = at;
+        at += (uint32_t)len;
+    }
+    b->off[n] = at;
+    for (int32_t i = 0; i < (int32_t)n; i++) {
+        uint32_t h = (uint32_t)fnv_step(FNV_INIT, TOK(b, i), TOK_LEN(b, i)) & b->vmask;
+        for (;; h = (h + 1) & b->vmask) {
+            uint32_t v = b->vslot[h];
+            if (!v) {
+                b->vslot[h] = (uint32_t)i + 1;
+                break;
+            }
+            if (TOK_LEN(b, v - 1) == TOK_LEN(b, i) &&
+                memcmp(TOK(b, v - 1), TOK(b, i), TOK_LEN(b, i)) == 0) {
+                b->dup[i >> 3] |= (unsigned char)(1u << (i & 7));  /* keeps the first id */
+                break;
+            }
+        }
+    }
+    return CLV_BPE_OK;
+}
+
+/* Merge "left right" -> *m; a status code. The merged token of the merge before (`guess`)
+ * and the token after it are tried first (files list the merges in the order of the tokens
+ * they make). */
+static int parse_merge(const clv_bpe *b, const unsigned char *s, size_t n, merge_t *m,
+                       int32_t guess) {
+    const unsigned char *sp = memchr(s, ' ', n);
+    if (!sp || memchr(sp + 1, ' ', (size_t)(s + n - sp - 1))) return CLV_BPE_BAD_MERGE;
+    size_t nl = (size_t)(sp - s), nr = n - nl - 1;
+    int32_t l = find2(b, s, nl, NULL, 0), r = l < 0 ? -1 : find2(b, sp + 1, nr, NULL, 0);
+    if (l < 0 || r < 0) return CLV_BPE_BAD_MERGE;
+    int32_t id = -1;
+    for (int32_t g = guess; g <= guess + 1 && id < 0 && guess >= 0; g++)
+        if (g < b->n_tok && TOK_LEN(b, g) == nl + nr && !(b->dup[g >> 3] >> (g & 7) & 1) &&
+            memcmp(TOK(b, g), s, nl) == 0 && memcmp(TOK(b, g) + nl, sp + 1, nr) == 0)
+            id = g;
+    if (id < 0) id = find2(b, s, nl, sp + 1, nr);
+    if (id < 0) return CLV_BPE_MERGE_RESULT;
+    m->left = (uint32_t)l;
+    m->right = (uint32_t)r;
+    m->merged = (uint32_t)id;
+    return CLV_BPE_OK;
+}
+
+/* Parsing the merges: chunks of MERGE_CHUNK merges, in parallel; each chunk notes its first
+ * bad merge. */
+enum { MERGE_CHUNK = 4096 };
+typedef struct {
+    clv_bpe *b;
+    const unsigned char *mbuf;
+    const int64_t *moff;
+    int64_t n;
+    int check_utf8;
+    int64_t *bad_at;  /* per chunk: the first bad merge, or -1 */
+    int *bad_rc;
+} merge_job;
+
+static void parse_chunk(void *ctx, int64_t chunk, int thread_id) {
+    merge_job *j = ctx;
+    int64_t lo = chunk * MERGE_CHUNK, hi = lo + MERGE_CHUNK < j->n ? lo + MERGE_CHUNK : j->n;
+    int32_t guess = -1;
+    j->bad_at[chunk] = -1;
+    for (int64_t i = lo; i < hi; i++) {
+        const unsigned char *s = j->mbuf + j->moff[i] + 8;
+        size_t len = (size_t)str_len(j->mbuf, j->moff, i);
+        int rc = j->check_utf8 && !valid_utf8(s, len) ? CLV_BPE_MERGE_UTF8
+               : parse_merge(j->b, s, len, &j->b->merges[i], guess);
+        if (rc) {
+            j->bad_at[chunk] = i;
+            j->bad_rc[chunk] = rc;
+            return;
+        }
+        guess = (int32_t)j->b->merges[i].merged;
+    }
+}
+
+static int build_merges(clv_bpe *b, const unsigned char *mbuf, const int64_t *moff, int64_t n,
+                        int check_utf8, clv_threadpool *pool, int64_t *where) {
+    b->n_merges = (uint32_t)n;
+    b->merges = malloc(((size_t)n + 1) * sizeof(merge_t));
+    uint32_t cap = pow2_slots((uint64_t)n);
+    b->mslot = calloc(cap, sizeof(uint32_t));
+    b->mmask = cap - 1;
+    int64_t n_chunks = (n + MERGE_CHUNK - 1) / MERGE_CHUNK;
+    int64_t *bad_at = malloc(((size_t)n_chunks + 1) * sizeof(int64_t));
+    int *bad_rc = malloc(((size_t)n_chunks + 1) * sizeof(int));
+    if (!b->merges || !b->mslot || !bad_at || !bad_rc) {
+        free(bad_at);
+        free(bad_rc);
+        return CLV_BPE_NOMEM;
+    }
+    merge_job job = {b, mbuf, moff, n, check_utf8, bad_at, bad_rc};
+    if (pool && n_chunks > 1) {
+        clv_parallel_for(pool, n_chunks, parse_chunk, &job);
+    } else {
+        for (int64_t c = 0; c < n_chunks; c++) parse_chunk(&job, c, 0);
+    }
+    int rc = CLV_BPE_OK;
+    for (int64_t c = 0; c < n_chunks && !rc; c++) {
+        if (bad_at[c] >= 0) {
+            *where = bad_at[c];
+            rc = bad_rc[c];
+        }
+    }
+    free(bad_at);
+    free(bad_rc);
+    if (rc) return rc;
+    for (int64_t i = 0; i < n; i++) {
+        const merge_t *m = &b->merges[i];
+        for (uint32_t h = pair_hash(m->left, m->right, b->mmask);; h = (h + 1) & b->mmask) {
+            uint32_t v = b->mslot[h];
+            if (!v) {
+                b->mslot[h] = (uint32_t)i + 1;
+                break;
+            }
+            if (b->merges[v - 1].left == m->left && b->merges[v - 1].right == m->right)
+                break;  /* a repeated merge keeps its first rank, as llama.cpp */
+        }
+    }
+    return CLV_BPE_OK;
+}
+
+int clv_bpe_new(const unsigned char *tbuf, const int64_t *toff, int64_t n_tokens,
+                const unsigned char *mbuf, const int64_t *moff, int64_t n_merges,
+                int ignore_merges, int check_utf8, clv_threadpool *pool, clv_bpe **out,
+                int64_t *where) {
+    *out = NULL;
+    *where = -1;
+    if (n_tokens < 0 || n_merges < 0 || n_tokens > (1 << 30) || n_merges > (1 << 30))
+        return CLV_BPE_TOO_BIG;
+    clv_bpe *b = calloc(1, sizeof(*b));
+    if (!b) return CLV_BPE_NOMEM;
+    b->ignore_merges = ignore_merges;
+    int rc = build_vocab(b, tbuf, toff, n_tokens, check_utf8, pool, where);
+    if (!rc) {
+        byte_tables(b);
+        rc = build_merges(b, mbuf, moff, n_merges, check_utf8, pool, where);
+    }
+    free(b->dup);
+    b->dup = NULL;
+    if (rc) {
+        clv_bpe_free(b);
+        return rc;
+    }
+    *out = b;
+    return CLV_BPE_OK;
+}
+
+void clv_bpe_free(clv_bpe *b) {
+    if (!b) return;
+    free(b->text);
+    free(b->off);
+    free(b->vslot);
+    free(b->merges);
+    free(b->mslot);
+    free(b);
+}
+
+size_t clv_bpe_nbytes(const clv_bpe *b) {
+    return sizeof(*b) + b->off[b->n_tok] + ((size_t)b->n_tok + 1) * 4 + ((size_t)b->vmask + 1) * 4
+         + ((size_t)b->n_merges + 1) * sizeof(merge_t) + ((size_t)b->mmask + 1) * 4;
+}
+
+int32_t clv_bpe_n_tokens(const clv_bpe *b) { return b->n_tok; }
+
+/* ---- encoding ----------------------------------------------------------------------------- */
+typedef struct {
+    uint32_t rank, pos;
+} cand_t;
+
+static int cand_less(cand_t a, cand_t b) { return a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos); }
+
+static void heap_push(cand_t *h, size_t *n, cand_t c) {
+    size_t i = (*n)++;
+    while (i) {
+        size_t p = (i - 1) / 2;
+        if (!cand_less(c, h[p])) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = c;
+}
+
+static cand_t heap_pop(cand_t *h, size_t *n) {
+    cand_t top = h[0], last = h[--*n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && cand_less(h[c + 1], h[c])) c++;
+        if (!cand_less(h[c], last)) break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (*n) h[i] = last;
+    return top;
+}
+
+/* Symbols in a linked list (prev/next indices, -1 = none); candidate merges in a min-heap by
+ * (rank, position), checked when popped against the symbols as they are then (as HF's
+ * Word::merge_all). */
+int64_t clv_bpe_word(const clv_bpe *b, const unsigned char *s, size_t n, int32_t *out) {
+    if (n == 0) return 0;
+    if (b->ignore_merges) {
+        unsigned char small[256], *buf = n <= 128 ? small : malloc(2 * n);
+        if (!buf) return -1;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            memcpy(buf + k, b->bl[s[i]], b->bl_len[s[i]]);
+            k += b->bl_len[s[i]];
+        }
+        int32_t id = find2(b, buf, k, NULL, 0);
+        if (buf != small) free(buf);
+        if (id >= 0) {
+            out[0] = id;
+            return 1;
+        }
+    }
+    enum { SMALL = 64 };
+    int32_t sid[SMALL], sprev[SMALL], snext[SMALL];
+    cand_t sheap[3 * SMALL];
+    int32_t *id = sid, *prev = sprev, *next = snext;
+    cand_t *heap = sheap;
+    void *mem = NULL;
+    if (n > SMALL) {
+        mem = malloc(n * (3 * sizeof(int32_t) + 3 * sizeof(cand_t)));
+        if (!mem) return -1;
+        heap = mem;
+        id = (int32_t *)(heap + 3 * n);
+        prev = id + n;
+        next = prev + n;
+    }
+    size_t m = 0, nh = 0;
+    for (size_t i = 0; i < n; i++)
+        if (b->byte_id[s[i]] >= 0) id[m++] = b->byte_id[s[i]];
+    for (size_t i = 0; i < m; i++) {
+        prev[i] = (int32_t)i - 1;
+        next[i] = i + 1 < m ? (int32_t)i + 1 : -1;
+        int64_t r = i + 1 < m ? pair_rank(b, (uint32_t)id[i], (uint32_t)id[i + 1]) : -1;
+        if (r >= 0) heap_push(heap, &nh, (cand_t){(uint32_t)r, (uint32_t)i});
+    }
+    while (nh) {
+        cand_t c = heap_pop(heap, &nh);
+        int32_t p = (int32_t)c.pos, q = next[p];
+        const merge_t *mg = &b->merges[c.rank];
+        if (id[p] < 0 || q < 0 || (uint32_t)id[p] != mg->left || (uint32_t)id[q] != mg->right)
+            continue;  /* stale: a symbol of this pair was merged since */
+        id[p] = (int32_t)mg->merged;
+        id[q] = -1;
+        next[p] = next[q];
+        if (next[q] >= 0) prev[next[q]] = p;
+        if (prev[p] >= 0) {
+            int64_t r = pair_rank(b, (uint32_t)id[prev[p]], (uint32_t)id[p]);
+            if (r >= 0) heap_push(heap, &nh, (cand_t){(uint32_t)r, (uint32_t)prev[p]});
+        }
+        if (next[p] >= 0) {
+            int64_t r = pair_rank(b, (uint32_t)id[p], (uint32_t)id[next[p]]);
+            if (r >= 0) heap_push(heap, &nh, (cand_t){(uint32_t)r, (uint32_t)p});
+        }
+    }
+    int64_t k = 0;
+    for (int32_t i = m ? 0 : -1; i >= 0; i = next[i]) out[k++] = id[i];
+    free(mem);
+    return k;
+}
+
+/* ---- decoding ----------------------------------------------------------------------------- */
+size_t clv_bpe_decode(const clv_bpe *b, const int32_t *ids, size_t n, unsigned char *out) {
+    size_t total = 0;
+    for (size_t k = 0; k < n; k++) {
+        const unsigned char *t = TOK(b, ids[k]);
+        size_t len = TOK_LEN(b, ids[k]), nb = 0, i = 0;
+        uint32_t cp;
+        while (i < len) {  /* all characters from bytes_to_unicode? */
+            int l = utf8_len(t + i, len - i, &cp);
+            if (!l || cp >= 0x144 || b->inv[cp] < 0) break;
+            if (out) out[total + nb] = (unsigned char)b->inv[cp];
+            nb++;
+            i += (size_t)l;
+        }
+        if (i < len) {  /* no: the token's own bytes */
+            if (out) memcpy(out + total, t, len);
+            nb = len;
+        }
+        total += nb;
+    }
+    return total;
+}
