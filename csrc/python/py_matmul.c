@@ -46,9 +46,9 @@ static PyObject *py_matmul_info(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "i|z", &type, &variant)) return NULL;
     const clv_matmul_ukernel *uk = find_ukernel(type, variant, &vname);
     if (!uk) return NULL;
-    return Py_BuildValue("{s:s,s:s,s:i,s:i,s:i,s:O}", "variant", vname, "layout", uk->layout,
+    return Py_BuildValue("{s:s,s:s,s:i,s:i,s:i,s:O,s:O}", "variant", vname, "layout", uk->layout,
                          "nr", uk->nr, "mr", uk->mr, "kb", uk->kb, "int8_activations",
-                         uk->lhs_quant ? Py_True : Py_False);
+                         uk->lhs_quant ? Py_True : Py_False, "raw", uk->raw ? Py_True : Py_False);
 }
 
 /* matmul_ukernel_ptr(type, variant) -> the ukernel's address (for the C layer table) */
@@ -58,6 +58,12 @@ static PyObject *py_matmul_ukernel_ptr(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "iz", &type, &variant)) return NULL;
     const clv_matmul_ukernel *uk = find_ukernel(type, variant, NULL);
     return uk ? PyLong_FromVoidPtr((void *)uk) : NULL;
+}
+
+/* A packed weight of `len` bytes at `buf` fits uk for [n, k]: the packed size, and 64-byte
+ * alignment unless the ukernel runs on raw rows (any address). */
+static int packed_ok(const clv_matmul_ukernel *uk, const void *buf, Py_ssize_t len, int64_t n, int64_t k) {
+    return (size_t)len == uk->packed_size(n, k) && (uk->raw || !((uintptr_t)buf & 63));
 }
 
 static int check_nk(const clv_matmul_ukernel *uk, long long n, long long k) {
@@ -132,9 +138,9 @@ static PyObject *py_matmul(PyObject *self, PyObject *args) {
     } else if (out.shape[0] != m || out.shape[1] != n) {
         PyErr_Format(PyExc_ValueError, "out must be [%lld, %lld], got [%zd, %zd]", (long long)m, n,
                      out.shape[0], out.shape[1]);
-    } else if ((size_t)p.len != uk->packed_size(n, k) || ((uintptr_t)p.buf & 63)) {
-        PyErr_Format(PyExc_ValueError, "packed weight must be %zu bytes, 64-byte aligned",
-                     uk->packed_size(n, k));
+    } else if (!packed_ok(uk, p.buf, p.len, n, k)) {
+        PyErr_Format(PyExc_ValueError, "packed weight must be %zu bytes%s", uk->packed_size(n, k),
+                     uk->raw ? "" : ", 64-byte aligned");
     } else {
         size_t ss = clv_matmul_scratch_size(uk, m, k);
         void *scratch = NULL;
@@ -197,9 +203,9 @@ static PyObject *py_matmul_multi(PyObject *self, PyObject *args) {
         np++;
         if (clv_py_buffer(PyTuple_GET_ITEM(ot, i), &o[no], 'f', 2, 1, "out") < 0) goto done;
         no++;
-        if ((size_t)p[i].len != uk->packed_size(n, k) || ((uintptr_t)p[i].buf & 63)) {
-            PyErr_Format(PyExc_ValueError, "packed weight %zd must be %zu bytes, 64-byte aligned", i,
-                         uk->packed_size(n, k));
+        if (!packed_ok(uk, p[i].buf, p[i].len, n, k)) {
+            PyErr_Format(PyExc_ValueError, "packed weight %zd must be %zu bytes%s", i,
+                         uk->packed_size(n, k), uk->raw ? "" : ", 64-byte aligned");
             goto done;
         }
         if (o[i].shape[0] != m || o[i].shape[1] != n) {

@@ -10,6 +10,8 @@
  *   1. packed = aligned_alloc(64, uk->packed_size(n, k));
  *      uk->pack(raw_gguf_rows, packed, n, k, t0, t1)        for tiles [t0, t1) of ceil(n / nr)
  *      (once, at load; tiles are independent, so packing may be split across threads)
+ *      -- or, when uk->raw: packed = the raw GGUF rows themselves (zero-copy, e.g. straight
+ *      from the memory-mapped file; any alignment, no pack call needed: pack is then a copy)
  *   2. per call, if uk->lhs_quant: quantize each row of X:  uk->lhs_quant(x_row, lhs_row, k)
  *      (rows of ceil... exactly k / 32 clv_lhs_q8 blocks; rows independent)
  *   3. uk->run(&args, m0, m1, n0, n1) on chunks of the output that cover [0,M) x [0,N);
@@ -31,6 +33,13 @@
  * 32-element block: the nr fp16 scales, then the nr x 16 nibble bytes arranged so that one
  * 64-byte load feeds several rows). The layout is private to the variant; `layout` names it.
  * A packed buffer is only valid with the ukernel that packed it.
+ *
+ * Raw ukernels (uk->raw = 1; layouts "*_rows"): the "packed" form IS the raw GGUF rows, n rows
+ * of clv_row_size(wtype, k) bytes back to back, at ANY address (GGUF data is at best 32-byte
+ * aligned; raw kernels use unaligned loads only). Callers skip packing and pass the file's rows
+ * (PackedWeight then keeps a reference to the mapped file instead of a copy). A raw kernel may
+ * pack a few rows into a stack buffer on the fly (e.g. the prefill path of q8_0_rows_avx512vnni
+ * re-lays one 16-row K-slice at a time for the x16 tile kernel); decode reads the rows directly.
  *
  * Integer paths (q8_0, q4_0): X is quantized per row into clv_lhs_q8 blocks, exactly as GGUF
  * Q8_0 (gguf-py quants.Q8_0): amax = max|x| over the 32 values, d = amax / 127 (f32),
@@ -74,7 +83,8 @@ typedef struct {
 typedef struct {
     const void *lhs;      /* f32 X rows (float paths) or clv_lhs_q8 rows (integer paths) */
     size_t lhs_stride;    /* bytes between consecutive rows of lhs */
-    const void *packed;   /* W packed by this ukernel's pack (64-byte aligned) */
+    const void *packed;   /* W packed by this ukernel's pack (64-byte aligned), or the raw rows
+                           * at any address when the ukernel is raw */
     float *y;             /* output rows */
     size_t y_stride;      /* floats between consecutive rows of y */
     int64_t n, k;         /* W is [n, k]; k % 32 == 0 for the integer paths */
@@ -95,6 +105,9 @@ typedef struct clv_matmul_ukernel {
     void (*lhs_quant)(const float *x, clv_lhs_q8 *dst, int64_t k);
     /* Y[m0:m1, n0:n1] for the chunk; picks the matvec path for m1 - m0 < mr internally. */
     void (*run)(const clv_matmul_args *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+    /* 1: runs on the raw GGUF rows at any alignment (packed_size = n * row size, pack = a copy),
+     * so callers may pass the raw rows as `packed` without packing (see "Raw ukernels"). */
+    int raw;
 } clv_matmul_ukernel;
 
 /* Shared helpers (csrc/ukernels/matmul/matmul_common.c, portable C). */

@@ -1,5 +1,6 @@
 /* Scalar reference matmul for Q4_0 and Q8_0 weights with Q8_0-quantized activations.
- * Packing "rows": the raw GGUF rows, unchanged (nr = 1). The float accumulation follows the
+ * Packing "rows": the raw GGUF rows, unchanged (nr = 1), at any alignment: a raw ukernel
+ * (matmul.h), so callers pass the file's rows without packing. The float accumulation follows the
  * result contract in matmul.h exactly; every SIMD variant must reproduce it bit for bit. */
 #include "matmul.h"
 #include "../../formats/fp16.h"
@@ -69,8 +70,8 @@ static void q8_0_run(const clv_matmul_args *a, int64_t m0, int64_t m1, int64_t n
 }
 
 const clv_matmul_ukernel clv_mm_q4_0_scalar = {
-    "q4_0_rows", CLV_TYPE_Q4_0, 1, 1, 32, q4_0_packed_size, q4_0_pack, clv_lhs_quant_ref, q4_0_run,
+    "q4_0_rows", CLV_TYPE_Q4_0, 1, 1, 32, q4_0_packed_size, q4_0_pack, clv_lhs_quant_ref, q4_0_run, 1,
 };
 const clv_matmul_ukernel clv_mm_q8_0_scalar = {
-    "q8_0_rows", CLV_TYPE_Q8_0, 1, 1, 32, q8_0_packed_size, q8_0_pack, clv_lhs_quant_ref, q8_0_run,
+    "q8_0_rows", CLV_TYPE_Q8_0, 1, 1, 32, q8_0_packed_size, q8_0_pack, clv_lhs_quant_ref, q8_0_run, 1,
 };

@@ -6,7 +6,7 @@
 UK(clv_mm_f32_scalar) UK(clv_mm_f16_scalar) UK(clv_mm_bf16_scalar)
 UK(clv_mm_q8_0_scalar) UK(clv_mm_q4_0_scalar)
 #if defined(__x86_64__)
-UK(clv_mm_q4_0_avx512vnni) UK(clv_mm_q8_0_avx512vnni) UK(clv_mm_q4_0_avx512) UK(clv_mm_q8_0_avx512)
+UK(clv_mm_q8_0_rows_avx512vnni) UK(clv_mm_q4_0_avx512vnni) UK(clv_mm_q8_0_avx512vnni) UK(clv_mm_q4_0_avx512) UK(clv_mm_q8_0_avx512)
 UK(clv_mm_f32_avx512) UK(clv_mm_f16_avx512) UK(clv_mm_bf16_avx512)
 UK(clv_mm_q4_0_avx2) UK(clv_mm_q8_0_avx2)
 UK(clv_mm_f32_avx2) UK(clv_mm_f16_avx2) UK(clv_mm_bf16_avx2)
@@ -42,6 +42,7 @@ const clv_variant clv_matmul_q4_0_variants[] = {
 
 const clv_variant clv_matmul_q8_0_variants[] = {
 #if defined(__x86_64__)
+    V("avx512vnni_raw", X86_VNNI, clv_mm_q8_0_rows_avx512vnni)   /* zero-copy: no packing */
     V("avx512vnni", X86_VNNI, clv_mm_q8_0_avx512vnni)
     V("avx512", X86_AVX512, clv_mm_q8_0_avx512)
     V("avx2", CLV_CPU_AVX2, clv_mm_q8_0_avx2)

@@ -4,7 +4,10 @@
     y = matmul(x, w)                       # x f32[M, K] or f32[K] -> y f32[M, N] or f32[N]
 
 The weight is packed once, at construction, into the tile layout of the variant dispatched at that
-moment (`w.layout` describes it); later calls always use that variant. For q8_0/q4_0 weights X is
+moment (`w.layout` describes it); later calls always use that variant. A variant whose kernels run
+on the raw GGUF rows (`w.layout["raw"]`, e.g. Q8_0 "avx512vnni_raw" and the scalar ones) packs
+nothing: `w.packed` is then the caller's uint8 array itself (for a GGUF tensor, a slice of the
+memory-mapped file, kept alive by the reference), so loading such a weight copies no bytes. For q8_0/q4_0 weights X is
 quantized per call to int8 blocks exactly as GGUF Q8_0, and the integer dot products are exact.
 """
 from __future__ import annotations
@@ -29,7 +32,8 @@ class PackedWeight:
 
     data: raw GGUF bytes of W in `type` (uint8, n * row_bytes(type, k) bytes, any shape), or a
     float32 array of shape [n, k] that is first quantized to `type`.
-    Attributes: n, k, type (name), nbytes (packed bytes), variant, layout (dict).
+    Attributes: n, k, type (name), nbytes (packed bytes), variant, layout (dict), raw (the
+    variant runs on the raw rows: `packed` is `data` itself, flattened, not a copy).
     """
 
     def __init__(self, data, type, n: int, k: int, variant: str | None = None):
@@ -57,9 +61,13 @@ class PackedWeight:
                                   f"({self.type})")
             self.variant = info["variant"]
             self.layout = dict(info, n_tiles=-(-self.n // info["nr"]))
-            self.packed = _aligned_empty(_C.matmul_packed_size(tid, self.variant, self.n, self.k))
-            _C.matmul_pack(np.ascontiguousarray(data).reshape(-1), self.packed, tid, self.variant,
-                           self.n, self.k)
+            self.raw = bool(info["raw"])
+            flat = np.ascontiguousarray(data).reshape(-1)
+            if self.raw:     # zero-copy: the kernels read these bytes (any alignment) directly
+                self.packed = flat
+            else:
+                self.packed = _aligned_empty(_C.matmul_packed_size(tid, self.variant, self.n, self.k))
+                _C.matmul_pack(flat, self.packed, tid, self.variant, self.n, self.k)
         except ValueError as e:
             raise ClavisError(f"PackedWeight: {e}") from None
         self._tid = tid

@@ -97,8 +97,9 @@ class GGUFSource(WeightSource):
             w = kmm.PackedWeight(t.data, t.type, n, k)
         else:
             w = kmm.PackedWeight(self._requant(name), self.REQUANT if k % 32 == 0 else "f16", n, k)
-        release_mapped(t.data)   # packed: the file's copy need not stay resident (peak RSS)
-        return w
+        if not getattr(w, "raw", False):
+            release_mapped(t.data)   # packed: the file's copy need not stay resident (peak RSS)
+        return w   # raw (zero-copy): w.packed IS the mapped file slice; its pages are the weight
 
     def f32(self, name):
         t = self.gf.tensor(name)

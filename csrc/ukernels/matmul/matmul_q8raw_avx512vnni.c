@@ -1,0 +1,204 @@
+/* matmul_q8raw_avx512vnni.c: Q8_0 on the RAW GGUF rows (zero-copy; matmul.h "Raw ukernels"),
+ * AVX-512 VNNI. Layout "q8_0_rows": n rows of k/32 blocks of 34 bytes (fp16 scale, 32 int8),
+ * at any address (unaligned loads only; rows past n are never read).
+ *
+ * Decode (one row of X): 16 rows of W at a time, lane i = row i, as in q8_0x16. Per block, each
+ * zmm holds two rows' 32 quants (rows j and j+4, or 8+j and 12+j); vpdpbusd(x + 128 as u8, w as
+ * s8) minus vpdpbusd(128, w) leaves 8 exact int32 partials per row, and a 3-level unpack/shuffle
+ * tree adds the 8 partials of all 16 rows into one zmm with row i in lane i. The 16 fp16 scales
+ * come in with scalar loads. The float step is the contract's acc + (dw * dx) * (float)isum.
+ * Memory: the 16 rows are 16 interleaved streams, which the hardware prefetchers serve badly
+ * (measured 14 GB/s from DRAM against 27 for the linear q8_0x16 tiles); so while working on a
+ * tile the kernel prefetches the tile two ahead (16 rows = one linear span) into L2, in step with
+ * its own progress: 27-29 GB/s, as fast as q8_0x16 (k 2048 and 8192, one Zen 5 core).
+ *
+ * Prefill (2+ rows of X): up to TG 16-row tiles at a time, K in slices of KS blocks; each slice
+ * is re-laid into the q8_0x16 layout in a stack buffer (a 16 x 8 dword transpose per block, the
+ * same tree without the adds) and the x16 VNNI tile kernel runs over every row of X; the
+ * accumulators go through y between slices (exact: a float store and load change nothing),
+ * so the blocks are still accumulated in order. */
+#define CLV_MM_VNNI 1
+#define CLV_X16_TILES_ONLY 1
+#include "matmul_quant_x16.inc"
+
+#define BPB 34 /* bytes per Q8_0 block */
+#define KS 32  /* blocks per prefill K-slice: 17 KiB per packed tile, 4 KiB of activations */
+#define TG 4   /* tiles packed per K-slice in prefill (68 KiB of stack) */
+
+static size_t raw_size(int64_t n, int64_t k) { return (size_t)n * (size_t)(k / 32) * BPB; }
+static void raw_copy(const void *src, void *dst, int64_t n, int64_t k, int64_t t0, int64_t t1) {
+    size_t rs = (size_t)(k / 32) * BPB;
+    memcpy((uint8_t *)dst + t0 * rs, (const uint8_t *)src + t0 * rs, (size_t)(t1 - t0) * rs);
+}
+
+/* zmm j of a block holds rows lo(j) (low 256 bits) and lo(j) + 4 (high): rows 0-3 / 4-7 for
+ * j < 4, rows 8-11 / 12-15 for j >= 4; then the trees below put row i in lane i. */
+#define LO(j) ((j) < 4 ? (j) : (j) + 4)
+
+INLINE __m512i load2(const uint8_t *lo, const uint8_t *hi) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)lo)),
+                              _mm256_loadu_si256((const __m256i *)hi), 1);
+}
+
+/* The 16 rows' sums of their 8 dword partials: v[j] as loaded by load2 (see LO). */
+INLINE __m512i reduce16(const __m512i *v) {
+    __m512i t[4], u[2];
+    for (int i = 0; i < 4; i++)
+        t[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]),
+                                _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]));
+    for (int i = 0; i < 2; i++)
+        u[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(t[2 * i], t[2 * i + 1]),
+                                _mm512_unpackhi_epi64(t[2 * i], t[2 * i + 1]));
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                            _mm512_shuffle_i32x4(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* Row byte offsets of a 16-row tile with `valid` real rows (the rest repeat the last one, so
+ * nothing past row n is read; their lanes are never stored). */
+INLINE void row_offsets(size_t rs, int64_t valid, size_t *o) {
+    for (int i = 0; i < 16; i++) o[i] = (size_t)(i < valid ? i : valid - 1) * rs;
+}
+
+/* ------------------------------------------------------------------------ decode */
+
+/* The 16 fp16 scales at w + o[i], as loaded with scalar loads packed into 4 GPRs: measured (hot
+ * 2048 x 1024 matvec, one Zen 5 core) 40 GB/s against 31 with vpgatherdd, which costs more
+ * than the whole rest of a block. */
+INLINE __m256i scales16_h(const uint8_t *w, const size_t *o) {
+    uint64_t q[4];
+    for (int g = 0; g < 4; g++) {
+        uint16_t h[4];
+        for (int i = 0; i < 4; i++) memcpy(&h[i], w + o[4 * g + i], 2);
+        q[g] = (uint64_t)h[0] | (uint64_t)h[1] << 16 | (uint64_t)h[2] << 32 | (uint64_t)h[3] << 48;
+    }
+    return _mm256_set_epi64x((long long)q[3], (long long)q[2], (long long)q[1], (long long)q[0]);
+}
+
+/* y[0:valid] = one row x (nb blocks) against the 16 rows at w + o[i]. Signed x signed as
+ * (x + 128) (u8, one xor per block for all rows) x w (s8) minus 128 * sum(w) (a second vpdpbusd
+ * on the same w): measured 42 GB/s hot vs 40 with the sign trick (|w| x sign(x, w)), which
+ * needs 3 more ops per row pair here because the activation cannot be shared across rows. */
+INLINE void rows16_x1(const uint8_t *w, const size_t *o, int64_t valid, int64_t nb,
+                      const clv_lhs_q8 *x, float *y, const uint8_t *pf) {
+    const __m512i zero = _mm512_setzero_si512(), c80 = _mm512_set1_epi8((char)0x80);
+    __m512 acc = _mm512_setzero_ps();
+    size_t off = 0;
+    for (int64_t b = 0; b < nb; b++, off += BPB) {
+        const __m512i xu = _mm512_xor_si512(
+            _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[b].qs)), c80);
+        __m512i p[8];
+        for (size_t l = (size_t)b * 16 * BPB & ~(size_t)63; l < (size_t)(b + 1) * 16 * BPB; l += 64)
+            _mm_prefetch((const char *)(pf + l), _MM_HINT_T1);
+        for (int j = 0; j < 8; j++) {
+            __m512i wv = load2(w + o[LO(j)] + off + 2, w + o[LO(j) + 4] + off + 2);
+            p[j] = _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, xu, wv), _mm512_dpbusd_epi32(zero, c80, wv));
+        }
+        acc = accum(acc, _mm512_cvtph_ps(scales16_h(w + off, o)), x[b].d, reduce16(p));
+    }
+    store_tile(y, acc, valid);
+}
+
+/* ------------------------------------------------------------------------ prefill */
+
+/* Blocks [b0, b0 + nbs) of the 16 rows at w + o[i] into `dst`, q8_0x16 layout (local block
+ * numbers from 0; nbs <= KS). */
+INLINE void pack_slice(const uint8_t *w, const size_t *o, int64_t b0, int64_t nbs,
+                       uint8_t *dst) {
+    for (int64_t b = 0; b < nbs; b++) {
+        size_t off = (size_t)(b0 + b) * BPB;
+        __m512i v[8], t[8], X[4], Y[4];
+        for (int j = 0; j < 8; j++) v[j] = load2(w + o[LO(j)] + off + 2, w + o[LO(j) + 4] + off + 2);
+        for (int i = 0; i < 4; i++) {
+            t[2 * i] = _mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
+            t[2 * i + 1] = _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
+        }
+        /* X[c] (rows 0-7) / Y[c] (rows 8-15): lane L element e = v[e (+4)] lane L dword c */
+        for (int h = 0; h < 2; h++) {
+            __m512i *Z = h ? Y : X, *tt = t + 4 * h;
+            Z[0] = _mm512_unpacklo_epi64(tt[0], tt[2]);
+            Z[1] = _mm512_unpackhi_epi64(tt[0], tt[2]);
+            Z[2] = _mm512_unpacklo_epi64(tt[1], tt[3]);
+            Z[3] = _mm512_unpackhi_epi64(tt[1], tt[3]);
+        }
+        uint8_t *qs = dst + q_off(b, 2, 512), *sc = dst + s_off(b, nbs, 2, 512);
+        for (int c = 0; c < 4; c++) {
+            _mm512_store_si512((void *)(qs + 64 * c), _mm512_shuffle_i32x4(X[c], Y[c], _MM_SHUFFLE(2, 0, 2, 0)));
+            _mm512_store_si512((void *)(qs + 64 * (c + 4)), _mm512_shuffle_i32x4(X[c], Y[c], _MM_SHUFFLE(3, 1, 3, 1)));
+        }
+        _mm256_store_si256((__m256i *)sc, scales16_h(w + off, o));
+    }
+}
+
+/* Rows [m0, m1) of X against the nt (<= TG) 16-row tiles at w + t * 16 * rs (the last one with
+ * `valid` real rows), into y[.., n ..]. Per K-slice: the tiles are packed once, then each group
+ * of MR rows of X is made unsigned once (x ^ 0x80 for the VNNI tile kernel) and runs over all
+ * of them. */
+static void tiles_prefill(const clv_matmul_args *a, const uint8_t *w, size_t rs, int nt,
+                          int64_t valid, int64_t m0, int64_t m1, int64_t n) {
+    int64_t nb = a->k / 32;
+    uint8_t buf[TG][KS / 2 * (2 * 32 + 2 * 512)] __attribute__((aligned(64)));
+    uint8_t xbuf[MR][KS * 32] __attribute__((aligned(64)));
+    size_t o[TG][16];
+    for (int t = 0; t < nt; t++) row_offsets(rs, t < nt - 1 ? NR : valid, o[t]);
+    for (int64_t b0 = 0; b0 < nb; b0 += KS) {
+        int64_t nbs = nb - b0 < KS ? nb - b0 : KS;
+        for (int t = 0; t < nt; t++) pack_slice(w + (size_t)t * NR * rs, o[t], b0, nbs, buf[t]);
+        for (int64_t m = m0; m < m1; m += MR) {
+            int R = m1 - m < MR ? (int)(m1 - m) : MR;
+            const clv_lhs_q8 *x[MR];
+            const uint8_t *xu[MR];
+            for (int r = 0; r < R; r++) {
+                x[r] = (const clv_lhs_q8 *)((const uint8_t *)a->lhs + (m + r) * a->lhs_stride) + b0;
+                for (int64_t b = 0; b < nbs; b++) {
+                    __m256i v = _mm256_loadu_si256((const __m256i *)x[r][b].qs);
+                    _mm256_store_si256((__m256i *)(xbuf[r] + b * 32), _mm256_xor_si256(v, _mm256_set1_epi8((char)0x80)));
+                }
+                xu[r] = xbuf[r];
+            }
+            for (int t = 0; t < nt; t++) {
+                int64_t vt = t < nt - 1 ? NR : valid;
+                __mmask16 vm = vt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << vt) - 1);
+                float *y = a->y + m * a->y_stride + n + t * NR;
+                __m512 acc[MR];
+                for (int r = 0; r < R; r++)
+                    acc[r] = b0 ? _mm512_maskz_loadu_ps(vm, y + r * a->y_stride) : _mm512_setzero_ps();
+                switch (R) {
+                case 1: q8_tile_vnni(buf[t], nbs, x, xu, 1, acc); break;
+                case 2: q8_tile_vnni(buf[t], nbs, x, xu, 2, acc); break;
+                case 3: q8_tile_vnni(buf[t], nbs, x, xu, 3, acc); break;
+                default: q8_tile_vnni(buf[t], nbs, x, xu, 4, acc); break;
+                }
+                for (int r = 0; r < R; r++) store_tile(y + r * a->y_stride, acc[r], vt);
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ driver */
+
+static void raw_run(const clv_matmul_args *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+    int64_t nb = a->k / 32;
+    size_t rs = (size_t)nb * BPB;
+    if (n1 > a->n) n1 = a->n;
+    if (m1 - m0 >= 2) {
+        for (int64_t n = n0; n < n1; n += TG * NR) {
+            int64_t rows = n1 - n < TG * NR ? n1 - n : TG * NR;
+            int nt = (int)((rows + NR - 1) / NR);
+            tiles_prefill(a, (const uint8_t *)a->packed + (size_t)n * rs, rs, nt,
+                          rows - (int64_t)(nt - 1) * NR, m0, m1, n);
+        }
+        return;
+    }
+    const clv_lhs_q8 *x = (const clv_lhs_q8 *)((const uint8_t *)a->lhs + m0 * a->lhs_stride);
+    for (int64_t n = n0; n < n1; n += NR) {
+        const uint8_t *w = (const uint8_t *)a->packed + (size_t)n * rs;
+        int64_t valid = n1 - n < NR ? n1 - n : NR;
+        size_t o[16];
+        row_offsets(rs, valid, o);
+        rows16_x1(w, o, valid, nb, x, a->y + m0 * a->y_stride + n, w + 2 * NR * rs);
+    }
+}
+
+const clv_matmul_ukernel clv_mm_q8_0_rows_avx512vnni = {
+    "q8_0_rows_avx512", CLV_TYPE_Q8_0, NR, MR, 32, raw_size, raw_copy, clv_lhs_quant_avx512, raw_run, 1,
+};
