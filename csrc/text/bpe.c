@@ -15,6 +15,8 @@ typedef struct {
     uint32_t left, right, merged;
 } merge_t;
 
+enum { PREFETCH = 16 };  /* hash-table slots are prefetched this many entries ahead */
+
 struct clv_bpe {
     int32_t n_tok;
     uint32_t n_merges;
@@ -93,18 +95,28 @@ static int valid_utf8(const unsigned char *s, size_t n) {
 #define TOK(b, i) ((b)->text + (b)->off[i])
 #define TOK_LEN(b, i) ((size_t)((b)->off[(i) + 1] - (b)->off[i]))
 
-/* The first id of the token a ‖ c (c may be empty), or -1. */
-static int32_t find2(const clv_bpe *b, const unsigned char *a, size_t na, const unsigned char *c,
-                     size_t nc) {
-    uint32_t h = (uint32_t)fnv_step(fnv_step(FNV_INIT, a, na), c, nc) & b->vmask;
-    for (;; h = (h + 1) & b->vmask) {
+static inline int memeq(const unsigned char *a, const unsigned char *b, size_t n) {
+    if (n > 16) return memcmp(a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
+/* The first id of the token a ‖ c (c may be empty) whose FNV-1a hash is h, or -1. */
+static int32_t find_h(const clv_bpe *b, uint64_t h64, const unsigned char *a, size_t na,
+                      const unsigned char *c, size_t nc) {
+    for (uint32_t h = (uint32_t)h64 & b->vmask;; h = (h + 1) & b->vmask) {
         uint32_t v = b->vslot[h];
         if (!v) return -1;
         int32_t id = (int32_t)(v - 1);
         const unsigned char *t = TOK(b, id);
-        if (TOK_LEN(b, id) == na + nc && memcmp(t, a, na) == 0 && memcmp(t + na, c, nc) == 0)
-            return id;
+        if (TOK_LEN(b, id) == na + nc && memeq(t, a, na) && memeq(t + na, c, nc)) return id;
     }
+}
+
+static int32_t find2(const clv_bpe *b, const unsigned char *a, size_t na, const unsigned char *c,
+                     size_t nc) {
+    return find_h(b, fnv_step(fnv_step(FNV_INIT, a, na), c, nc), a, na, c, nc);
 }
 
 int32_t clv_bpe_token_id(const clv_bpe *b, const unsigned char *s, size_t n) {
@@ -202,38 +214,59 @@ static int build_vocab(clv_bpe *b, const unsigned char *tbuf, const int64_t *tof
         at += (uint32_t)len;
     }
     b->off[n] = at;
+    uint32_t *hv = malloc(((size_t)n + 1) * sizeof(uint32_t));  /* the slot each token hashes to */
+    if (!hv) return CLV_BPE_NOMEM;
+    for (int64_t i = 0; i < n; i++)
+        hv[i] = (uint32_t)fnv_step(FNV_INIT, TOK(b, i), TOK_LEN(b, i)) & b->vmask;
     for (int32_t i = 0; i < (int32_t)n; i++) {
-        uint32_t h = (uint32_t)fnv_step(FNV_INIT, TOK(b, i), TOK_LEN(b, i)) & b->vmask;
-        for (;; h = (h + 1) & b->vmask) {
+        if (i + PREFETCH < n) __builtin_prefetch(&b->vslot[hv[i + PREFETCH]], 1);
+        for (uint32_t h = hv[i];; h = (h + 1) & b->vmask) {
             uint32_t v = b->vslot[h];
             if (!v) {
                 b->vslot[h] = (uint32_t)i + 1;
                 break;
             }
-            if (TOK_LEN(b, v - 1) == TOK_LEN(b, i) &&
-                memcmp(TOK(b, v - 1), TOK(b, i), TOK_LEN(b, i)) == 0) {
+            if (TOK_LEN(b, v - 1) == TOK_LEN(b, i) && memeq(TOK(b, v - 1), TOK(b, i), TOK_LEN(b, i))) {
                 b->dup[i >> 3] |= (unsigned char)(1u << (i & 7));  /* keeps the first id */
                 break;
             }
         }
     }
+    free(hv);
     return CLV_BPE_OK;
 }
 
 /* Merge "left right" -> *m; a status code. The merged token of the merge before (`guess`)
  * and the token after it are tried first (files list the merges in the order of the tokens
  * they make). */
-static int parse_merge(const clv_bpe *b, const unsigned char *s, size_t n, merge_t *m,
-                       int32_t guess) {
+typedef struct {
+    const unsigned char *s, *sp;  /* the merge text, its space (NULL: not exactly one) */
+    size_t n;
+    uint64_t hl, hr;  /* FNV-1a of the two halves */
+} merge_text;
+
+static void merge_split(const clv_bpe *b, const unsigned char *s, size_t n, merge_text *t) {
     const unsigned char *sp = memchr(s, ' ', n);
-    if (!sp || memchr(sp + 1, ' ', (size_t)(s + n - sp - 1))) return CLV_BPE_BAD_MERGE;
-    size_t nl = (size_t)(sp - s), nr = n - nl - 1;
-    int32_t l = find2(b, s, nl, NULL, 0), r = l < 0 ? -1 : find2(b, sp + 1, nr, NULL, 0);
+    if (sp && memchr(sp + 1, ' ', (size_t)(s + n - sp - 1))) sp = NULL;
+    *t = (merge_text){s, sp, n, 0, 0};
+    if (!sp) return;
+    t->hl = fnv_step(FNV_INIT, s, (size_t)(sp - s));
+    t->hr = fnv_step(FNV_INIT, sp + 1, (size_t)(s + n - sp - 1));
+    __builtin_prefetch(&b->vslot[(uint32_t)t->hl & b->vmask]);
+    __builtin_prefetch(&b->vslot[(uint32_t)t->hr & b->vmask]);
+}
+
+static int parse_merge(const clv_bpe *b, const merge_text *t, merge_t *m, int32_t guess) {
+    const unsigned char *s = t->s, *sp = t->sp;
+    if (!sp) return CLV_BPE_BAD_MERGE;
+    size_t nl = (size_t)(sp - s), nr = t->n - nl - 1;
+    int32_t l = find_h(b, t->hl, s, nl, NULL, 0);
+    int32_t r = l < 0 ? -1 : find_h(b, t->hr, sp + 1, nr, NULL, 0);
     if (l < 0 || r < 0) return CLV_BPE_BAD_MERGE;
     int32_t id = -1;
     for (int32_t g = guess; g <= guess + 1 && id < 0 && guess >= 0; g++)
         if (g < b->n_tok && TOK_LEN(b, g) == nl + nr && !(b->dup[g >> 3] >> (g & 7) & 1) &&
-            memcmp(TOK(b, g), s, nl) == 0 && memcmp(TOK(b, g) + nl, sp + 1, nr) == 0)
+            memeq(TOK(b, g), s, nl) && memeq(TOK(b, g) + nl, sp + 1, nr))
             id = g;
     if (id < 0) id = find2(b, s, nl, sp + 1, nr);
     if (id < 0) return CLV_BPE_MERGE_RESULT;
@@ -261,17 +294,30 @@ static void parse_chunk(void *ctx, int64_t chunk, int thread_id) {
     int64_t lo = chunk * MERGE_CHUNK, hi = lo + MERGE_CHUNK < j->n ? lo + MERGE_CHUNK : j->n;
     int32_t guess = -1;
     j->bad_at[chunk] = -1;
-    for (int64_t i = lo; i < hi; i++) {
-        const unsigned char *s = j->mbuf + j->moff[i] + 8;
-        size_t len = (size_t)str_len(j->mbuf, j->moff, i);
-        int rc = j->check_utf8 && !valid_utf8(s, len) ? CLV_BPE_MERGE_UTF8
-               : parse_merge(j->b, s, len, &j->b->merges[i], guess);
-        if (rc) {
-            j->bad_at[chunk] = i;
-            j->bad_rc[chunk] = rc;
-            return;
+    merge_text batch[PREFETCH];  /* split and hashed (slots prefetched) a batch ahead */
+    for (int64_t at = lo; at < hi; at += PREFETCH) {
+        int64_t end = at + PREFETCH < hi ? at + PREFETCH : hi;
+        for (int64_t i = at; i < end; i++) {
+            const unsigned char *s = j->mbuf + j->moff[i] + 8;
+            size_t len = (size_t)str_len(j->mbuf, j->moff, i);
+            if (j->check_utf8 && !valid_utf8(s, len)) {
+                j->bad_at[chunk] = i;
+                j->bad_rc[chunk] = CLV_BPE_MERGE_UTF8;
+                end = i;  /* the merges before it still count (an earlier one may be bad) */
+                break;
+            }
+            merge_split(j->b, s, len, &batch[i - at]);
         }
-        guess = (int32_t)j->b->merges[i].merged;
+        for (int64_t i = at; i < end; i++) {
+            int rc = parse_merge(j->b, &batch[i - at], &j->b->merges[i], guess);
+            if (rc) {
+                j->bad_at[chunk] = i;
+                j->bad_rc[chunk] = rc;
+                return;
+            }
+            guess = (int32_t)j->b->merges[i].merged;
+        }
+        if (j->bad_at[chunk] >= 0) return;
     }
 }
 
@@ -308,6 +354,10 @@ static int build_merges(clv_bpe *b, const unsigned char *mbuf, const int64_t *mo
     if (rc) return rc;
     for (int64_t i = 0; i < n; i++) {
         const merge_t *m = &b->merges[i];
+        if (i + PREFETCH < n) {
+            const merge_t *ahead = &b->merges[i + PREFETCH];
+            __builtin_prefetch(&b->mslot[pair_hash(ahead->left, ahead->right, b->mmask)], 1);
+        }
         for (uint32_t h = pair_hash(m->left, m->right, b->mmask);; h = (h + 1) & b->mmask) {
             uint32_t v = b->mslot[h];
             if (!v) {

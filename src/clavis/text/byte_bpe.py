@@ -14,7 +14,6 @@ per token or merge. Encoding does what the HF tokenizer _hf_json.bpe_json descri
 """
 from __future__ import annotations
 
-import re
 import struct
 
 import numpy as np
@@ -86,8 +85,10 @@ class ByteBPE:
             if content:
                 self._added.setdefault(content, i)
         self.added = {i: (content, special) for i, content, special in added}
-        keys = sorted(self._added, key=len, reverse=True)  # the longest match at a position wins
-        self._split = re.compile("|".join(map(re.escape, keys))) if keys else None
+        # by first character (a regex alternation of Llama 3's 256 specials takes 11 ms to compile)
+        self._by_first: dict[str, list[tuple[str, int]]] = {}
+        for content, i in self._added.items():
+            self._by_first.setdefault(content[0], []).append((content, i))
         self._prefix = [bos_id] if add_bos and bos_id is not None else []
         self._suffix = [eos_id] if add_eos and eos_id is not None else []
 
@@ -112,19 +113,14 @@ class ByteBPE:
 
     def encode(self, text: str, add_special: bool = True) -> list[int]:
         items = list(self._prefix) if add_special else []
-        pats = self._pats
-        if self._split is None:
-            pre_tokenize(pats, text, items)
-        else:
-            pos, added = 0, self._added
-            for m in self._split.finditer(text):
-                a = m.start()
-                if a > pos:
-                    pre_tokenize(pats, text[pos:a], items)
-                items.append(added[m.group()])
-                pos = m.end()
-            if pos < len(text):
-                pre_tokenize(pats, text[pos:], items)
+        pats, pos = self._pats, 0
+        for a, b, i in self._find_added(text):
+            if a > pos:
+                pre_tokenize(pats, text[pos:a], items)
+            items.append(i)
+            pos = b
+        if pos < len(text):
+            pre_tokenize(pats, text[pos:], items)
         if add_special:
             items.extend(self._suffix)
         try:
@@ -132,6 +128,27 @@ class ByteBPE:
         except UnicodeEncodeError as e:  # HF tokenizers refuses such text with a TypeError too
             raise TypeError(f"text is not valid Unicode: {e.reason} "
                             f"({e.object[e.start:e.end]!r} at {e.start} of a piece)") from None
+
+    def _find_added(self, text: str) -> list[tuple[int, int, int]]:
+        """The added tokens in text, leftmost-longest (as HF's Aho-Corasick matcher): (start,
+        end, id), in order, not overlapping."""
+        hits = []
+        for first, group in self._by_first.items():
+            if first in text:
+                for content, i in group:
+                    p = text.find(content)
+                    while p >= 0:
+                        hits.append((p, -len(content), i))
+                        p = text.find(content, p + 1)
+        if len(hits) < 2:
+            return [(p, p - n, i) for p, n, i in hits]
+        hits.sort()
+        out, end = [], 0
+        for p, n, i in hits:
+            if p >= end:
+                end = p - n
+                out.append((p, end, i))
+        return out
 
     def decode(self, ids, skip_special: bool = False) -> str:
         if skip_special:
