@@ -350,8 +350,18 @@ static int case_matmul(const void *fn, const void *ref, int i) {
         lhs = xq;
         stride = sizeof(clv_lhs_q8) * (size_t)(k / 32);
     }
+    /* a raw ukernel also runs on the raw rows themselves, at an odd address (any alignment) */
+    uint8_t *odd = NULL;
+    if (uk->raw) {
+        odd = malloc(rs * (size_t)n + 64);
+        memcpy(odd + 1 + 2 * (i % 16), raw, rs * (size_t)n);
+        if (memcmp(pk, raw, rs * (size_t)n)) {
+            snprintf(g_fail_msg, sizeof g_fail_msg, "raw ukernel's pack is not a copy (n=%lld)", (long long)n);
+            ok = 0;
+        }
+    }
     float *a = randv(m * n, 0), *b = randv(m * n, 0);
-    clv_matmul_args ua = {lhs, stride, pk, a, (size_t)n, n, k}, ra = {quant ? (const void *)xr : x, stride, pr, b, (size_t)n, n, k};
+    clv_matmul_args ua = {lhs, stride, odd ? (const void *)(odd + 1 + 2 * (i % 16)) : pk, a, (size_t)n, n, k}, ra = {quant ? (const void *)xr : x, stride, pr, b, (size_t)n, n, k};
     /* the variant runs in chunks: a split of M and a split of N at a tile boundary */
     int64_t msplit = m / 2, nsplit = (clv_matmul_tiles(n, uk->nr) / 2) * uk->nr;
     uk->run(&ua, 0, msplit, 0, nsplit);
@@ -370,6 +380,7 @@ static int case_matmul(const void *fn, const void *ref, int i) {
     snprintf(what, sizeof what, "%s m=%lld n=%lld k=%lld", uk->layout, (long long)m, (long long)n, (long long)k);
     if (ok) ok = close_enough(what, a, b, bd, m * n);
     free(wf); free(x); free(raw); free(pk); free(pr); free(xq); free(xr); free(a); free(b); free(bd);
+    free(odd);
     return ok;
 }
 

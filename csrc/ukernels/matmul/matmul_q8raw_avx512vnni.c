@@ -26,9 +26,11 @@
 #define TG 4   /* tiles packed per K-slice in prefill (68 KiB of stack) */
 
 static size_t raw_size(int64_t n, int64_t k) { return (size_t)n * (size_t)(k / 32) * BPB; }
+/* "Packing" tiles [t0, t1) (of NR rows) = copying their rows, for callers that pack anyway. */
 static void raw_copy(const void *src, void *dst, int64_t n, int64_t k, int64_t t0, int64_t t1) {
     size_t rs = (size_t)(k / 32) * BPB;
-    memcpy((uint8_t *)dst + t0 * rs, (const uint8_t *)src + t0 * rs, (size_t)(t1 - t0) * rs);
+    int64_t r0 = t0 * NR, r1 = t1 * NR < n ? t1 * NR : n;
+    if (r1 > r0) memcpy((uint8_t *)dst + r0 * rs, (const uint8_t *)src + r0 * rs, (size_t)(r1 - r0) * rs);
 }
 
 /* zmm j of a block holds rows lo(j) (low 256 bits) and lo(j) + 4 (high): rows 0-3 / 4-7 for
