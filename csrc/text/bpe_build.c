@@ -152,12 +152,23 @@ typedef struct {
 } merge_text;
 
 static void merge_split(const clv_bpe *b, const unsigned char *s, size_t n, merge_text *t) {
-    const unsigned char *sp = memchr(s, ' ', n);
-    if (sp && memchr(sp + 1, ' ', (size_t)(s + n - sp - 1))) sp = NULL;
-    *t = (merge_text){s, sp, n, 0, 0};
+    const unsigned char *sp = NULL;  /* one pass: the space(s) and the two halves' hashes */
+    uint64_t h = FNV_INIT, hl = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == ' ') {
+            if (sp) {
+                sp = NULL;
+                break;
+            }
+            sp = s + i;
+            hl = h;
+            h = FNV_INIT;
+            continue;
+        }
+        h = (h ^ s[i]) * 1099511628211ULL;
+    }
+    *t = (merge_text){s, sp, n, hl, h};
     if (!sp) return;
-    t->hl = fnv_step(FNV_INIT, s, (size_t)(sp - s));
-    t->hr = fnv_step(FNV_INIT, sp + 1, (size_t)(s + n - sp - 1));
     __builtin_prefetch(&b->vslot[(uint32_t)t->hl & b->vmask]);
     __builtin_prefetch(&b->vslot[(uint32_t)t->hr & b->vmask]);
 }
