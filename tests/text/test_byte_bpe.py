@@ -288,3 +288,22 @@ def test_tables_are_freed(bundles):
     for _ in range(15):
         Tokenizer.from_gguf_metadata(md)
     assert rss() - before < 12 << 20  # one set of tables is ~4 MB; 15 leaked would be 60 MB
+
+
+@pytest.mark.parametrize("pre", ["llama-bpe", "qwen2"])
+def test_shuffled_merge_ranks_match_hf_and_llama_cpp(tmp_path, pre):
+    """Ranks in any order (a merge may rank before the merges that make its halves): the
+    lowest-rank-first, leftmost-first loop still gives HF's and llama.cpp's ids."""
+    md = _trained_vocab(pre, 3000, seed=11)
+    random.Random(12).shuffle(md["tokenizer.ggml.merges"])
+    path = write_vocab_gguf(_V(md), tmp_path / "v.gguf", "qwen2" if pre == "qwen2" else "llama")
+    tok = Tokenizer.from_gguf_metadata(read_gguf(path).metadata)
+    texts = TEXTS + EDGE + CORPUS + _random_texts(100, 13)
+    _check_against_hf(tok, texts)
+    llama = llama_cpp().Llama(model_path=str(path), vocab_only=True, verbose=False)
+    try:
+        for text in texts:
+            if not any(u in text for u in USER_DEFINED + ["<|im_start|>x"]):
+                assert tok.encode(text) == llama.tokenize(text.encode(), add_bos=True, special=True)
+    finally:
+        llama.close()
