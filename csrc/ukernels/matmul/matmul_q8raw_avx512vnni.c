@@ -9,8 +9,10 @@
  * come in with scalar loads. The float step is the contract's acc + (dw * dx) * (float)isum.
  * Memory: the 16 rows are 16 interleaved streams, which the hardware prefetchers serve badly
  * (measured 14 GB/s from DRAM against 27 for the linear q8_0x16 tiles); so while working on a
- * tile the kernel prefetches the tile two ahead (16 rows = one linear span) into L2, in step with
- * its own progress: 27-29 GB/s, as fast as q8_0x16 (k 2048 and 8192, one Zen 5 core).
+ * tile the kernel prefetches a tile 2-3 ahead (16 rows = one linear span) into L2, in step with
+ * its own progress: about as fast as q8_0x16 from DRAM (k 2048 and 8192, one Zen 5 core). Tried
+ * and dropped: reading the tile linearly (one row at a time, isums of 16 blocks per row, then a
+ * 16 x 16 transpose to lanes = rows): 18.5 GB/s from DRAM against 23 for this, 14 at k 8192.
  *
  * Prefill (2+ rows of X): up to TG 16-row tiles at a time, K in slices of KS blocks; each slice
  * is re-laid into the q8_0x16 layout in a stack buffer (a 16 x 8 dword transpose per block, the
@@ -22,6 +24,10 @@
 #include "matmul_quant_x16.inc"
 
 #define BPB 34 /* bytes per Q8_0 block */
+#ifndef PF_BYTES
+#define PF_BYTES (96 << 10) /* decode prefetches (into L2) the tile >= this many bytes and >= 2
+                               tiles ahead: measured best, 3 tiles at k 2048, 2 at k 8192 */
+#endif
 #ifndef KS
 #define KS 32  /* blocks per prefill K-slice: 17 KiB per packed tile, 4 KiB of activations */
 #endif
@@ -196,12 +202,14 @@ static void raw_run(const clv_matmul_args *a, int64_t m0, int64_t m1, int64_t n0
         return;
     }
     const clv_lhs_q8 *x = (const clv_lhs_q8 *)((const uint8_t *)a->lhs + m0 * a->lhs_stride);
+    size_t pft = (PF_BYTES + NR * rs - 1) / (NR * rs);
+    if (pft < 2) pft = 2;
     for (int64_t n = n0; n < n1; n += NR) {
         const uint8_t *w = (const uint8_t *)a->packed + (size_t)n * rs;
         int64_t valid = n1 - n < NR ? n1 - n : NR;
         size_t o[16];
         row_offsets(rs, valid, o);
-        rows16_x1(w, o, valid, nb, x, a->y + m0 * a->y_stride + n, w + 2 * NR * rs);
+        rows16_x1(w, o, valid, nb, x, a->y + m0 * a->y_stride + n, w + pft * NR * rs);
     }
 }
 
