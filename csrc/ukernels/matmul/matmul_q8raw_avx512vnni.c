@@ -25,8 +25,10 @@
 
 #define BPB 34 /* bytes per Q8_0 block */
 #ifndef PF_BYTES
-#define PF_BYTES (96 << 10) /* decode prefetches (into L2) the tile >= this many bytes and >= 2
-                               tiles ahead: measured best, 3 tiles at k 2048, 2 at k 8192 */
+#define PF_BYTES (192 << 10) /* decode prefetches (into L2) the tile >= this many bytes and >= 2
+                                tiles ahead (6 tiles at k 2048, 2 at k 8192): measured 1-2 GB/s
+                                better than 96 KiB, 384 KiB worse; an extra per-row L1 prefetch
+                                gained < 1 GB/s from DRAM and cost 5 GB/s hot */
 #endif
 #ifndef KS
 #define KS 32  /* blocks per prefill K-slice: 17 KiB per packed tile, 4 KiB of activations */
@@ -91,14 +93,14 @@ INLINE __m256i scales16_h(const uint8_t *w, const size_t *o) {
  * all 16 rows: one xor and one vpdpbusd per row pair. Measured (hot, one core): 42 GB/s with
  * (x + 128) x w - 128 * sum(w) (a second vpdpbusd per row pair), 40 with the sign trick. */
 INLINE void rows16_x1(const uint8_t *w, const size_t *o, int64_t valid, int64_t nb,
-                      const clv_lhs_q8 *x, float *y, const uint8_t *pf) {
+                      const clv_lhs_q8 *x, float *y, const uint8_t *pf, size_t pfm) {
     const __m512i zero = _mm512_setzero_si512(), c80 = _mm512_set1_epi8((char)0x80);
     __m512 acc = _mm512_setzero_ps();
     size_t off = 0;
     for (int64_t b = 0; b < nb; b++, off += BPB) {
         const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[b].qs));
         __m512i p[8];
-        for (size_t l = (size_t)b * 16 * BPB & ~(size_t)63; l < (size_t)(b + 1) * 16 * BPB; l += 64)
+        for (size_t l = (size_t)b * pfm * 16 * BPB & ~(size_t)63; l < (size_t)(b + 1) * pfm * 16 * BPB; l += 64)
             _mm_prefetch((const char *)(pf + l), _MM_HINT_T1);
         for (int j = 0; j < 8; j++) {
             __m512i wv = load2(w + o[LO(j)] + off + 2, w + o[LO(j) + 4] + off + 2);
@@ -209,7 +211,9 @@ static void raw_run(const clv_matmul_args *a, int64_t m0, int64_t m1, int64_t n0
         int64_t valid = n1 - n < NR ? n1 - n : NR;
         size_t o[16];
         row_offsets(rs, valid, o);
-        rows16_x1(w, o, valid, nb, x, a->y + m0 * a->y_stride + n, w + pft * NR * rs);
+        /* the chunk's first tile prefetches the next pft tiles, each later one the pft-th next */
+        if (n == n0) rows16_x1(w, o, valid, nb, x, a->y + m0 * a->y_stride + n, w + NR * rs, pft);
+        else rows16_x1(w, o, valid, nb, x, a->y + m0 * a->y_stride + n, w + pft * NR * rs, 1);
     }
 }
 
