@@ -21,14 +21,22 @@ import numbers
 from collections.abc import Sequence
 from pathlib import Path
 
-from tokenizers import AddedToken as _HFAddedToken
-from tokenizers import Tokenizer as _HFTokenizer
-from tokenizers import models as _hf_models
+from typing import TYPE_CHECKING
 
 from clavis import ClavisError
 from clavis.kernels import _C
 from clavis.text import _hf_json as hj
 from clavis.text.byte_bpe import ByteBPE, gguf_layout
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer as _HFTokenizer
+
+
+def _tokenizers():
+    """HF `tokenizers`, imported on first use (SentencePiece vocabularies, HF folders, the test
+    reference): a byte-level BPE model never needs it, and importing it maps ~4 MB (peak RSS)."""
+    import tokenizers
+    return tokenizers
 
 # Texts llama.cpp treats as end-of-generation tokens (besides tokenizer.ggml.eos_token_id).
 EOG_TEXTS = frozenset({
@@ -92,7 +100,7 @@ class Tokenizer:
                  chat_template=None, hf_factory=None):
         """engine: an HF tokenizer or a ByteBPE; hf_factory: makes the equivalent HF tokenizer
         when something asks for `_hf` (tests compare the two)."""
-        if isinstance(engine, _HFTokenizer):
+        if not isinstance(engine, ByteBPE) and isinstance(engine, _tokenizers().Tokenizer):
             engine = _HFEngine(engine)
         self._engine = engine
         self._hf_factory = hf_factory
@@ -447,7 +455,7 @@ def _hf_from_gguf_bytes(spec: dict, tokens, merges) -> _HFTokenizer | None:
     tokens.release_pages()
     merges.release_pages()
     try:
-        return _HFTokenizer.from_buffer(text)
+        return _tokenizers().Tokenizer.from_buffer(text)
     except Exception as e:  # the Rust side reports a plain Exception
         raise ClavisError(f"GGUF tokenizer metadata: not a valid tokenizer: {e}") from None
 
@@ -461,15 +469,16 @@ def _build_bpe(spec: dict, where: str) -> _HFTokenizer:
     m = spec["model"]
     shell_spec = dict(spec, added_tokens=[], model=dict(m, vocab={}, merges=[], unk_token=None))
     try:
-        shell = _HFTokenizer.from_str(json.dumps(shell_spec))
+        tk = _tokenizers()
+        shell = tk.Tokenizer.from_str(json.dumps(shell_spec))
         opts = {k: m[k] for k in ("dropout", "unk_token", "continuing_subword_prefix",
                                   "end_of_word_suffix", "fuse_unk", "byte_fallback",
                                   "ignore_merges") if m[k] is not None}
-        hf = _HFTokenizer(_hf_models.BPE(m["vocab"], [tuple(x) for x in m["merges"]], **opts))
+        hf = tk.Tokenizer(tk.models.BPE(m["vocab"], [tuple(x) for x in m["merges"]], **opts))
         for part in ("normalizer", "pre_tokenizer", "post_processor", "decoder"):
             if getattr(shell, part) is not None:
                 setattr(hf, part, getattr(shell, part))
-        hf.add_tokens([_HFAddedToken(t["content"], single_word=t["single_word"], lstrip=t["lstrip"],
+        hf.add_tokens([tk.AddedToken(t["content"], single_word=t["single_word"], lstrip=t["lstrip"],
                                      rstrip=t["rstrip"], normalized=t["normalized"],
                                      special=t["special"]) for t in spec["added_tokens"]])
         return hf
@@ -479,7 +488,7 @@ def _build_bpe(spec: dict, where: str) -> _HFTokenizer:
 
 def _build(spec: dict, where: str) -> _HFTokenizer:
     try:
-        return _HFTokenizer.from_str(json.dumps(spec))
+        return _tokenizers().Tokenizer.from_str(json.dumps(spec))
     except Exception as e:  # the Rust side reports a plain Exception
         raise ClavisError(f"{where}: not a valid tokenizer: {e}") from None
 
