@@ -4,11 +4,11 @@ any part of a stop string. `Generation` is an iterator with `.stats`, `.tokens` 
 """
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
-import numpy as np
 
 from clavis import ClavisError
 from clavis.runtime.sampling import SamplingParams, sample
@@ -148,7 +148,9 @@ class Generation:
         st.prefill_s = time.perf_counter() - t0
         n_new = st.prompt_tokens - st.cached_tokens
         st.prefill_tok_s = n_new / st.prefill_s if st.prefill_s > 0 else 0.0
-        rng = np.random.default_rng(self.params.seed)
+        # Python's generator, not NumPy's: numpy.random imports hashlib, which maps OpenSSL's
+        # libcrypto (~4.5 MB of peak RSS with NumPy's random modules) for one draw per token
+        rng = random.Random(self.params.seed)
         decoder = StreamDecoder(eng.detokenize_raw, self.prompt_ids[-4:])
         stopper = StopMatcher(self.stop)
         history = list(self.prompt_ids)

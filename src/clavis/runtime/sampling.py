@@ -83,11 +83,11 @@ def min_p(logits: np.ndarray, p: float) -> np.ndarray:
     return np.where(probs >= p * probs.max(), logits, -np.inf).astype(np.float32)
 
 
-def sample(logits: np.ndarray, params: SamplingParams, rng: np.random.Generator,
-           prev_ids=()) -> int:
+def sample(logits: np.ndarray, params: SamplingParams, rng, prev_ids=()) -> int:
     """One token id from a logits row. With top-k on, the later filters and the draw work on
     the k candidates only (a 150k-token softmax per step would cost more than a small model's
-    forward pass)."""
+    forward pass). rng: anything whose .random() draws uniformly from [0, 1) (random.Random,
+    numpy's Generator); one draw per sampled token, by inverse CDF."""
     last = list(prev_ids)[-params.repeat_last_n:] if params.repeat_last_n else list(prev_ids)
     logits = repetition_penalty(np.asarray(logits, dtype=np.float32), last, params.repeat_penalty)
     if params.temperature == 0:
@@ -100,5 +100,7 @@ def sample(logits: np.ndarray, params: SamplingParams, rng: np.random.Generator,
         idx, cand = None, logits
     cand = min_p(top_p(cand, params.top_p), params.min_p)
     probs = softmax(cand, params.temperature)
-    j = int(rng.choice(probs.shape[0], p=probs))
+    cdf = np.cumsum(probs, dtype=np.float64)
+    # u * total < total, so j < n; a zero-probability candidate is never drawn (side="right")
+    j = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
     return int(idx[j]) if idx is not None else j
