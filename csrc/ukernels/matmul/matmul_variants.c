@@ -14,7 +14,7 @@ UK(clv_mm_f32_avx2) UK(clv_mm_f16_avx2) UK(clv_mm_bf16_avx2)
 #define X86_VNNI (X86_AVX512 | CLV_CPU_AVX512VNNI)
 #endif
 #if defined(__aarch64__)
-UK(clv_mm_q4_0_neon_i8mm) UK(clv_mm_q8_0_neon_i8mm) UK(clv_mm_q4_0_neon_dotprod) UK(clv_mm_q8_0_neon_dotprod)
+UK(clv_mm_q4_0_neon_i8mm) UK(clv_mm_q8_0_neon_i8mm) UK(clv_mm_q8_0_rows_neon_dotprod) UK(clv_mm_q4_0_neon_dotprod) UK(clv_mm_q8_0_neon_dotprod)
 UK(clv_mm_q4_0_neon) UK(clv_mm_q8_0_neon)
 UK(clv_mm_f32_neon) UK(clv_mm_f16_neon) UK(clv_mm_bf16_neon)
 #define ARM_DOT (CLV_CPU_NEON | CLV_CPU_DOTPROD)
@@ -49,6 +49,7 @@ const clv_variant clv_matmul_q8_0_variants[] = {
 #endif
 #if defined(__aarch64__)
     V("neon_i8mm", ARM_I8MM, clv_mm_q8_0_neon_i8mm)
+    V("neon_dotprod_raw", ARM_DOT, clv_mm_q8_0_rows_neon_dotprod)   /* zero-copy: no packing */
     V("neon_dotprod", ARM_DOT, clv_mm_q8_0_neon_dotprod)
     V("neon", CLV_CPU_NEON, clv_mm_q8_0_neon)
 #endif
