@@ -4,7 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static clv_threadpool *g_pool;
+/* One pool per thread count asked for, kept for the life of the process: a call that runs on
+ * the current pool with the GIL released (from another Python thread) must never see it
+ * destroyed under it by set_num_threads. The workers of pools not in use sleep. */
+#define POOLS_MAX 1024
+static clv_threadpool *g_pool, *g_pools[POOLS_MAX + 1];
+
+static clv_threadpool *pool_for(int n) {
+    if (!g_pools[n]) g_pools[n] = clv_threadpool_create(n);
+    return g_pools[n];
+}
 
 clv_threadpool *clv_py_pool(void) { return g_pool; }
 
@@ -43,25 +52,22 @@ static int default_threads(void) {
     const char *env = getenv("CLAVIS_NUM_THREADS");
     if (env && *env) {
         int n = atoi(env);
-        if (n >= 1 && n <= 1024) return n;
+        if (n >= 1 && n <= POOLS_MAX) return n;
     }
-    return clv_cpu_physical_cores();
+    int c = clv_cpu_physical_cores();
+    return c < 1 ? 1 : c > POOLS_MAX ? POOLS_MAX : c;
 }
 
 static PyObject *py_set_num_threads(PyObject *self, PyObject *arg) {
     long n = PyLong_AsLong(arg);
     if (n == -1 && PyErr_Occurred()) return NULL;
-    if (n < 1 || n > 1024) {
-        PyErr_Format(PyExc_ValueError, "threads must be between 1 and 1024, got %ld", n);
+    if (n < 1 || n > POOLS_MAX) {
+        PyErr_Format(PyExc_ValueError, "threads must be between 1 and %d, got %ld", POOLS_MAX, n);
         return NULL;
     }
-    if (clv_threadpool_size(g_pool) != n) {
-        clv_threadpool *old = g_pool;
-        Py_BEGIN_ALLOW_THREADS
-        clv_threadpool_destroy(old);
-        g_pool = clv_threadpool_create((int)n);
-        Py_END_ALLOW_THREADS
-    }
+    clv_threadpool *p = pool_for((int)n);   /* with the GIL held: one creator at a time */
+    if (!p) return PyErr_NoMemory();
+    g_pool = p;
     Py_RETURN_NONE;
 }
 
@@ -164,6 +170,6 @@ PyMODINIT_FUNC PyInit__C(void) {
     moduledef.m_methods = all_methods();
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;
-    g_pool = clv_threadpool_create(default_threads());
+    g_pool = pool_for(default_threads());
     return m;
 }

@@ -34,7 +34,8 @@ static int strings(PyObject *buf_o, PyObject *off_o, Py_buffer *b, Py_buffer *o,
     *n = o->len / 8 - 1;
     int ok = o->itemsize == 8 && *n >= 0;
     for (int64_t i = 0; ok && i < *n; i++)
-        ok = off[i] >= 0 && off[i] + 8 <= off[i + 1] && off[i + 1] <= b->len;
+        ok = off[i] >= 0 && off[i + 1] >= 0 && off[i] <= b->len && off[i + 1] <= b->len &&
+             off[i + 1] - off[i] >= 8;   /* no overflow: both are within [0, len] */
     if (!ok) {
         PyBuffer_Release(b);
         PyBuffer_Release(o);
@@ -112,6 +113,10 @@ static PyObject *py_bpe_encode(PyObject *self, PyObject *args) {
             if (v == -1 && PyErr_Occurred()) goto done;
             ids[n++] = (int32_t)v;
             continue;
+        }
+        if ((size_t)len > (size_t)INT32_MAX) {   /* the merge loop's indices are int32 */
+            PyErr_SetString(PyExc_ValueError, "bpe_encode: a pre-token of 2 GiB or more");
+            goto done;
         }
         int64_t got = clv_bpe_word(b, (const unsigned char *)s, (size_t)len, ids + n);
         if (got < 0) {

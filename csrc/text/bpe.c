@@ -45,6 +45,7 @@ static cand_t heap_pop(cand_t *h, size_t *n) {
  * Word::merge_all). */
 int64_t clv_bpe_word(const clv_bpe *b, const unsigned char *s, size_t n, int32_t *out) {
     if (n == 0) return 0;
+    if (n > (size_t)INT32_MAX) return -1;
     if (b->ignore_merges) {
         unsigned char small[256], *buf = n <= 128 ? small : malloc(2 * n);
         if (!buf) return -1;

@@ -3,7 +3,9 @@
  *
  * Strings come in the GGUF layout: string i is an 8-byte little-endian length at buf + off[i]
  * followed by its bytes; off[n] is the end (as gguf_string_offsets in csrc/python/py_text.c
- * makes them). Token ids are int32; a repeated token string keeps its first id.
+ * makes them). Token ids are int32. Repeats, which real files do not have, follow the references
+ * differently: a repeated token string keeps its first id (as HF; llama.cpp keeps the last), a
+ * repeated merge keeps its first rank (as llama.cpp; HF keeps the last).
  *
  * Encoding one pre-token (its UTF-8 bytes): each byte becomes the token of its GPT-2
  * bytes_to_unicode character (a byte without one is dropped, as HF tokenizers does), then the
@@ -44,7 +46,8 @@ int32_t clv_bpe_n_tokens(const clv_bpe *b);
 /* The first id of the token with exactly these bytes, or -1. */
 int32_t clv_bpe_token_id(const clv_bpe *b, const unsigned char *s, size_t n);
 
-/* The ids of one pre-token; out has room for n ids. Returns the count, or -1 (no memory). */
+/* The ids of one pre-token; out has room for n ids. Returns the count, or -1 (no memory, or a
+ * pre-token of 2^31 bytes or more: the merge loop's indices are int32). */
 int64_t clv_bpe_word(const clv_bpe *b, const unsigned char *s, size_t n, int32_t *out);
 
 /* The bytes of tokens ids[0..n) as HF's ByteLevel decoder gives them (a token whose characters

@@ -8,8 +8,24 @@
 
 #include "clavis.h"
 
+#include <time.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
+
 static uint64_t str_len(const unsigned char *buf, const int64_t *off, int64_t i) {
     return (uint64_t)(off[i + 1] - off[i] - 8);
+}
+
+/* A seed no file can predict: the kernel's random bytes, else the clock and an address. */
+static uint64_t random_seed(const void *addr) {
+    uint64_t s = 0;
+#if defined(__linux__)
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) == (ssize_t)sizeof s) return s;
+#endif
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return mix64((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32 ^ (uint64_t)(uintptr_t)addr);
 }
 
 static uint32_t pow2_slots(uint64_t n) {
@@ -123,7 +139,7 @@ static int build_vocab(clv_bpe *b, const unsigned char *tbuf, const int64_t *tof
     uint32_t *hv = malloc(((size_t)n + 1) * sizeof(uint32_t));  /* the slot each token hashes to */
     if (!hv) return CLV_BPE_NOMEM;
     for (int64_t i = 0; i < n; i++)
-        hv[i] = (uint32_t)fnv_step(FNV_INIT, TOK(b, i), TOK_LEN(b, i)) & b->vmask;
+        hv[i] = vocab_slot(b, fnv_step(FNV_BASIS(b), TOK(b, i), TOK_LEN(b, i)));
     for (int32_t i = 0; i < (int32_t)n; i++) {
         if (i + PREFETCH < n) __builtin_prefetch(&b->vslot[hv[i + PREFETCH]], 1);
         for (uint32_t h = hv[i];; h = (h + 1) & b->vmask) {
@@ -153,7 +169,7 @@ typedef struct {
 
 static void merge_split(const clv_bpe *b, const unsigned char *s, size_t n, merge_text *t) {
     const unsigned char *sp = NULL;  /* one pass: the space(s) and the two halves' hashes */
-    uint64_t h = FNV_INIT, hl = 0;
+    uint64_t h = FNV_BASIS(b), hl = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == ' ') {
             if (sp) {
@@ -162,15 +178,15 @@ static void merge_split(const clv_bpe *b, const unsigned char *s, size_t n, merg
             }
             sp = s + i;
             hl = h;
-            h = FNV_INIT;
+            h = FNV_BASIS(b);
             continue;
         }
         h = (h ^ s[i]) * 1099511628211ULL;
     }
     *t = (merge_text){s, sp, n, hl, h};
     if (!sp) return;
-    __builtin_prefetch(&b->vslot[(uint32_t)t->hl & b->vmask]);
-    __builtin_prefetch(&b->vslot[(uint32_t)t->hr & b->vmask]);
+    __builtin_prefetch(&b->vslot[vocab_slot(b, t->hl)]);
+    __builtin_prefetch(&b->vslot[vocab_slot(b, t->hr)]);
 }
 
 static int parse_merge(const clv_bpe *b, const merge_text *t, merge_t *m, int32_t guess) {
@@ -273,9 +289,9 @@ static int build_merges(clv_bpe *b, const unsigned char *mbuf, const int64_t *mo
         const merge_t *m = &b->merges[i];
         if (i + PREFETCH < n) {
             const merge_t *ahead = &b->merges[i + PREFETCH];
-            __builtin_prefetch(&b->mslot[pair_hash(ahead->left, ahead->right, b->mmask)], 1);
+            __builtin_prefetch(&b->mslot[pair_hash(b, ahead->left, ahead->right)], 1);
         }
-        for (uint32_t h = pair_hash(m->left, m->right, b->mmask);; h = (h + 1) & b->mmask) {
+        for (uint32_t h = pair_hash(b, m->left, m->right);; h = (h + 1) & b->mmask) {
             uint32_t v = b->mslot[h];
             if (!v) {
                 b->mslot[h] = (uint32_t)i + 1;
@@ -299,6 +315,7 @@ int clv_bpe_new(const unsigned char *tbuf, const int64_t *toff, int64_t n_tokens
     clv_bpe *b = calloc(1, sizeof(*b));
     if (!b) return CLV_BPE_NOMEM;
     b->ignore_merges = ignore_merges;
+    b->seed = random_seed(b);
     int rc = build_vocab(b, tbuf, toff, n_tokens, check_utf8, pool, where);
     if (!rc) {
         byte_tables(b);

@@ -27,17 +27,33 @@ struct clv_bpe {
     int16_t inv[0x144];    /* bytes_to_unicode inverse: code point -> byte, or -1 */
     int ignore_merges;
     unsigned char *dup;    /* while building: bit i set = token i repeats an earlier one */
+    uint64_t seed;         /* per table, random: a file cannot aim its strings at few slots */
 };
 
+/* Hashing. FNV-1a over the token bytes, started from a per-table random basis, then a full
+ * avalanche mix (MurmurHash3's fmix64) before the slot is taken from it: with plain FNV-1a the
+ * low bits of the hash depend only on the low bits of the state, so a crafted vocabulary could
+ * put all its strings in a few slots and make the build quadratic (measured by review: 150k
+ * such tokens took 26 s). The pair hash mixes the ids with the same seed. */
 static inline uint64_t fnv_step(uint64_t h, const unsigned char *s, size_t n) {
     for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
     return h;
 }
 #define FNV_INIT 1469598103934665603ULL
+#define FNV_BASIS(b) (FNV_INIT ^ (b)->seed)
 
-static inline uint32_t pair_hash(uint32_t l, uint32_t r, uint32_t mask) {
-    uint64_t k = ((uint64_t)l << 32 | r) * 0x9E3779B97F4A7C15ULL;
-    return (uint32_t)(k >> 32) & mask;
+static inline uint64_t mix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
+}
+
+static inline uint32_t vocab_slot(const clv_bpe *b, uint64_t h) { return (uint32_t)mix64(h) & b->vmask; }
+
+static inline uint32_t pair_hash(const clv_bpe *b, uint32_t l, uint32_t r) {
+    return (uint32_t)mix64(((uint64_t)l << 32 | r) ^ b->seed) & b->mmask;
 }
 
 
@@ -72,7 +88,7 @@ static inline int memeq(const unsigned char *a, const unsigned char *b, size_t n
 /* The first id of the token a ‖ c (c may be empty) whose FNV-1a hash is h, or -1. */
 static inline int32_t find_h(const clv_bpe *b, uint64_t h64, const unsigned char *a, size_t na,
                       const unsigned char *c, size_t nc) {
-    for (uint32_t h = (uint32_t)h64 & b->vmask;; h = (h + 1) & b->vmask) {
+    for (uint32_t h = vocab_slot(b, h64);; h = (h + 1) & b->vmask) {
         uint32_t v = b->vslot[h];
         if (!v) return -1;
         int32_t id = (int32_t)(v - 1);
@@ -83,13 +99,13 @@ static inline int32_t find_h(const clv_bpe *b, uint64_t h64, const unsigned char
 
 static inline int32_t find2(const clv_bpe *b, const unsigned char *a, size_t na, const unsigned char *c,
                      size_t nc) {
-    return find_h(b, fnv_step(fnv_step(FNV_INIT, a, na), c, nc), a, na, c, nc);
+    return find_h(b, fnv_step(fnv_step(FNV_BASIS(b), a, na), c, nc), a, na, c, nc);
 }
 
 
 /* The rank of merge (l, r), or -1. */
 static inline int64_t pair_rank(const clv_bpe *b, uint32_t l, uint32_t r) {
-    for (uint32_t h = pair_hash(l, r, b->mmask);; h = (h + 1) & b->mmask) {
+    for (uint32_t h = pair_hash(b, l, r);; h = (h + 1) & b->mmask) {
         uint32_t v = b->mslot[h];
         if (!v) return -1;
         const merge_t *m = &b->merges[v - 1];

@@ -219,3 +219,33 @@ def test_everything_passes_with_simd_disabled():
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                         __file__, "-k", "not simd_disabled"], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+
+
+def test_changing_threads_while_another_thread_computes():
+    """set_num_threads from one Python thread while another runs kernels with the GIL released:
+    the pool in use is never destroyed under it (module.c keeps one pool per thread count)."""
+    import threading
+    m, n, k = 4, 512, 2048
+    x, w = make("q4_0", m, n, k)
+    pw = mm.PackedWeight(w, "q4_0", n, k)
+    want = mm.matmul(x, pw)
+    prev, errors, stop = kernels.get_num_threads(), [], threading.Event()
+
+    def work():
+        try:
+            while not stop.is_set():
+                if not np.array_equal(mm.matmul(x, pw), want):
+                    errors.append("result changed")
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    t = threading.Thread(target=work)
+    t.start()
+    try:
+        for i in range(200):
+            kernels.set_num_threads(1 + i % 3)
+    finally:
+        stop.set()
+        t.join()
+        kernels.set_num_threads(prev)
+    assert not errors, errors[:3]

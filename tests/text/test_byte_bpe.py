@@ -307,3 +307,13 @@ def test_shuffled_merge_ranks_match_hf_and_llama_cpp(tmp_path, pre):
                 assert tok.encode(text) == llama.tokenize(text.encode(), add_bos=True, special=True)
     finally:
         llama.close()
+
+
+def test_bpe_new_refuses_offsets_that_overflow():
+    """The binding's bounds check cannot overflow (an offset near INT64_MAX used to pass it)."""
+    import numpy as np
+    from clavis.kernels import _C
+    buf = np.zeros(16, np.uint8)
+    for off in ([2**63 - 4, 10], [0, 2**63 - 1], [-1, 8], [0, 7], [0, 17]):
+        with pytest.raises(ValueError, match="offsets"):
+            _C.bpe_new(buf, np.array(off, np.int64), buf, np.array([0], np.int64), False, True)

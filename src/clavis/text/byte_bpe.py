@@ -27,7 +27,10 @@ _K = "tokenizer.ggml."
 
 
 def _compile_pre(regexes: list[str]) -> list:
-    return [regex.compile(r) for r in regexes]
+    pats = [regex.compile(r) for r in regexes]
+    # pre_tokenize's findall shortcut returns whole matches only without capture groups
+    assert all(p.groups == 0 for p in pats), "pre-tokenizer regexes must not capture"
+    return pats
 
 
 def _isolated(pat, text: str, out: list) -> None:

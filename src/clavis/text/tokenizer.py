@@ -171,8 +171,9 @@ class Tokenizer:
                          add_eos=_get(fields, _K + "add_eos_token", "bool", default=False))
             spec = hj.bpe_json(tokens, types, [], pre=pre, vocab={}, **flags, **common)
             spec["clavis_bpe"] = dict(flags, pre=pre, **common)  # ByteBPE's options
-            engine = (_from_gguf_bytes(spec, tokens, merges)
-                      or _bpe_from_strings(spec, tokens, merges))
+            engine = _from_gguf_bytes(spec, tokens, merges)
+            if engine is None:
+                engine = _bpe_from_strings(spec, tokens, merges)
             _C.text_trim()
             return cls(engine, tokens, "bpe", extra_eos=(ids["eot"], ids["eom"]),
                        unk_id=ids["unknown"], pad_id=ids["padding"], chat_template=chat,
