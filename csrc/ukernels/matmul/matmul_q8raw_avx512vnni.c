@@ -23,7 +23,6 @@
 #define CLV_X16_TILES_ONLY 1
 #include "matmul_quant_x16.inc"
 
-#define BPB 34 /* bytes per Q8_0 block */
 #ifndef PF_BYTES
 #define PF_BYTES (192 << 10) /* decode prefetches (into L2) the tile >= this many bytes and >= 2
                                 tiles ahead (6 tiles at k 2048, 2 at k 8192): measured 1-2 GB/s
@@ -45,15 +44,6 @@ static void raw_copy(const void *src, void *dst, int64_t n, int64_t k, int64_t t
     if (r1 > r0) memcpy((uint8_t *)dst + r0 * rs, (const uint8_t *)src + r0 * rs, (size_t)(r1 - r0) * rs);
 }
 
-/* zmm j of a block holds rows lo(j) (low 256 bits) and lo(j) + 4 (high): rows 0-3 / 4-7 for
- * j < 4, rows 8-11 / 12-15 for j >= 4; then the trees below put row i in lane i. */
-#define LO(j) ((j) < 4 ? (j) : (j) + 4)
-
-INLINE __m512i load2(const uint8_t *lo, const uint8_t *hi) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)lo)),
-                              _mm256_loadu_si256((const __m256i *)hi), 1);
-}
-
 /* The 16 rows' sums of their 8 dword partials: v[j] as loaded by load2 (see LO). */
 INLINE __m512i reduce16(const __m512i *v) {
     __m512i t[4], u[2];
@@ -67,26 +57,7 @@ INLINE __m512i reduce16(const __m512i *v) {
                             _mm512_shuffle_i32x4(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-/* Row byte offsets of a 16-row tile with `valid` real rows (the rest repeat the last one, so
- * nothing past row n is read; their lanes are never stored). */
-INLINE void row_offsets(size_t rs, int64_t valid, size_t *o) {
-    for (int i = 0; i < 16; i++) o[i] = (size_t)(i < valid ? i : valid - 1) * rs;
-}
-
 /* ------------------------------------------------------------------------ decode */
-
-/* The 16 fp16 scales at w + o[i], as loaded with scalar loads packed into 4 GPRs: measured (hot
- * 2048 x 1024 matvec, one Zen 5 core) 40 GB/s against 31 with vpgatherdd, which costs more
- * than the whole rest of a block. */
-INLINE __m256i scales16_h(const uint8_t *w, const size_t *o) {
-    uint64_t q[4];
-    for (int g = 0; g < 4; g++) {
-        uint16_t h[4];
-        for (int i = 0; i < 4; i++) memcpy(&h[i], w + o[4 * g + i], 2);
-        q[g] = (uint64_t)h[0] | (uint64_t)h[1] << 16 | (uint64_t)h[2] << 32 | (uint64_t)h[3] << 48;
-    }
-    return _mm256_set_epi64x((long long)q[3], (long long)q[2], (long long)q[1], (long long)q[0]);
-}
 
 /* y[0:valid] = one row x (nb blocks) against the 16 rows at w + o[i]. Signed x signed as
  * (w + 128) (u8: w ^ 0x80) x x (s8) minus 128 * sum(x), and sum(x) is the block's s, shared by
@@ -113,35 +84,6 @@ INLINE void rows16_x1(const uint8_t *w, const size_t *o, int64_t valid, int64_t 
 }
 
 /* ------------------------------------------------------------------------ prefill */
-
-/* Blocks [b0, b0 + nbs) of the 16 rows at w + o[i] into `dst`, q8_0x16 layout (local block
- * numbers from 0; nbs <= KS). */
-INLINE void pack_slice(const uint8_t *w, const size_t *o, int64_t b0, int64_t nbs,
-                       uint8_t *dst) {
-    for (int64_t b = 0; b < nbs; b++) {
-        size_t off = (size_t)(b0 + b) * BPB;
-        __m512i v[8], t[8], X[4], Y[4];
-        for (int j = 0; j < 8; j++) v[j] = load2(w + o[LO(j)] + off + 2, w + o[LO(j) + 4] + off + 2);
-        for (int i = 0; i < 4; i++) {
-            t[2 * i] = _mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
-            t[2 * i + 1] = _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
-        }
-        /* X[c] (rows 0-7) / Y[c] (rows 8-15): lane L element e = v[e (+4)] lane L dword c */
-        for (int h = 0; h < 2; h++) {
-            __m512i *Z = h ? Y : X, *tt = t + 4 * h;
-            Z[0] = _mm512_unpacklo_epi64(tt[0], tt[2]);
-            Z[1] = _mm512_unpackhi_epi64(tt[0], tt[2]);
-            Z[2] = _mm512_unpacklo_epi64(tt[1], tt[3]);
-            Z[3] = _mm512_unpackhi_epi64(tt[1], tt[3]);
-        }
-        uint8_t *qs = dst + q_off(b, 2, 512), *sc = dst + s_off(b, nbs, 2, 512);
-        for (int c = 0; c < 4; c++) {
-            _mm512_store_si512((void *)(qs + 64 * c), _mm512_shuffle_i32x4(X[c], Y[c], _MM_SHUFFLE(2, 0, 2, 0)));
-            _mm512_store_si512((void *)(qs + 64 * (c + 4)), _mm512_shuffle_i32x4(X[c], Y[c], _MM_SHUFFLE(3, 1, 3, 1)));
-        }
-        _mm256_store_si256((__m256i *)sc, scales16_h(w + off, o));
-    }
-}
 
 /* Rows [m0, m1) of X against the nt (<= TG) 16-row tiles at w + t * 16 * rs (the last one with
  * `valid` real rows), into y[.., n ..]. Per K-slice: the tiles are packed once, then each group
