@@ -6,12 +6,31 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/mman.h>
 #define CLV_HAVE_MMAP 1
 #endif
 
 #include "clavis_ops.h"
+
+const char *const clv_llm_op_names[CLV_LLM_OPS] = {
+    "norm", "qkv", "rope+kv store", "attention", "wo", "residual add", "gate/up", "silu*mul", "down",
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* STEP(op, call): the call, timed into prof[op] when profiling (prof != NULL). */
+#define STEP(op, call)                                 \
+    do {                                               \
+        double t0_ = prof ? now_s() : 0.0;             \
+        call;                                          \
+        if (prof) prof[op] += now_s() - t0_;           \
+    } while (0)
 
 static int64_t max3(int64_t a, int64_t b, int64_t c) {
     int64_t m = a > b ? a : b;
@@ -82,40 +101,47 @@ static void store_kv(const clv_llm_hparams *hp, void *cache, const float *src, i
 }
 
 static void layer(clv_threadpool *pool, const clv_llm_hparams *hp, const clv_llm_layer *L,
-                  float *x, int64_t t, int64_t pos0, const int32_t *positions, float *a, void *qs) {
+                  float *x, int64_t t, int64_t pos0, const int32_t *positions, float *a, void *qs,
+                  double *prof) {
     int64_t dim = hp->dim, nq = hp->n_heads * hp->head_dim, nkv = hp->n_kv_heads * hp->head_dim;
     float *h = a, *o = a, *q = h + t * dim, *k = q + t * nq, *v = k + t * nkv, *att = v + t * nkv;
     int64_t tf = t < FFN_ROWS ? t : FFN_ROWS;
     float *g = q, *u = g + tf * hp->ffn_dim;
 
-    clv_rms_norm(pool, x, L->attn_norm, h, t, dim, hp->eps);
+    STEP(CLV_LLM_OP_NORM, clv_rms_norm(pool, x, L->attn_norm, h, t, dim, hp->eps));
     const clv_llm_weight *wqkv[3] = {&L->wq, &L->wk, &L->wv};
     float *yqkv[3] = {q, k, v};
-    project(pool, h, t, dim, 3, wqkv, yqkv, qs);
-    if (L->bq) clv_add(pool, q, L->bq, q, t, nq, 1);
-    if (L->bk) clv_add(pool, k, L->bk, k, t, nkv, 1);
-    if (L->bv) clv_add(pool, v, L->bv, v, t, nkv, 1);
-    clv_rope(pool, q, positions, t, hp->n_heads, hp->head_dim, hp->n_rot, hp->theta, hp->neox,
-             hp->freq_factors);
-    clv_rope(pool, k, positions, t, hp->n_kv_heads, hp->head_dim, hp->n_rot, hp->theta, hp->neox,
-             hp->freq_factors);
-    store_kv(hp, L->k_cache, k, t, pos0);
-    store_kv(hp, L->v_cache, v, t, pos0);
-    clv_attention(pool, q, L->k_cache, L->v_cache, hp->kv_f16, t, hp->n_heads, hp->n_kv_heads,
-                  hp->n_ctx, hp->head_dim, pos0 + t, pos0, 1, hp->att_scale, att);
-    clv_matmul(pool, L->wo.uk, att, t, L->wo.packed, L->wo.n, nq, o, qs);
-    clv_add(pool, x, o, x, 1, t * dim, 0);
+    STEP(CLV_LLM_OP_QKV, {
+        project(pool, h, t, dim, 3, wqkv, yqkv, qs);
+        if (L->bq) clv_add(pool, q, L->bq, q, t, nq, 1);
+        if (L->bk) clv_add(pool, k, L->bk, k, t, nkv, 1);
+        if (L->bv) clv_add(pool, v, L->bv, v, t, nkv, 1);
+    });
+    STEP(CLV_LLM_OP_ROPE_KV, {
+        clv_rope(pool, q, positions, t, hp->n_heads, hp->head_dim, hp->n_rot, hp->theta, hp->neox,
+                 hp->freq_factors);
+        clv_rope(pool, k, positions, t, hp->n_kv_heads, hp->head_dim, hp->n_rot, hp->theta,
+                 hp->neox, hp->freq_factors);
+        store_kv(hp, L->k_cache, k, t, pos0);
+        store_kv(hp, L->v_cache, v, t, pos0);
+    });
+    STEP(CLV_LLM_OP_ATTENTION,
+         clv_attention(pool, q, L->k_cache, L->v_cache, hp->kv_f16, t, hp->n_heads, hp->n_kv_heads,
+                       hp->n_ctx, hp->head_dim, pos0 + t, pos0, 1, hp->att_scale, att));
+    STEP(CLV_LLM_OP_WO, clv_matmul(pool, L->wo.uk, att, t, L->wo.packed, L->wo.n, nq, o, qs));
+    STEP(CLV_LLM_OP_RESIDUAL, clv_add(pool, x, o, x, 1, t * dim, 0));
 
-    clv_rms_norm(pool, x, L->ffn_norm, h, t, dim, hp->eps);
+    STEP(CLV_LLM_OP_NORM, clv_rms_norm(pool, x, L->ffn_norm, h, t, dim, hp->eps));
     const clv_llm_weight *wgu[2] = {&L->gate, &L->up};
     float *ygu[2] = {g, u};
     for (int64_t r0 = 0; r0 < t; r0 += tf) {   /* o's rows r0.. overwrite h's, already used */
         int64_t tr = t - r0 < tf ? t - r0 : tf;
-        project(pool, h + r0 * dim, tr, dim, 2, wgu, ygu, qs);
-        clv_silu_mul(pool, g, u, g, tr * hp->ffn_dim);
-        clv_matmul(pool, L->down.uk, g, tr, L->down.packed, L->down.n, hp->ffn_dim, o + r0 * dim, qs);
+        STEP(CLV_LLM_OP_GATE_UP, project(pool, h + r0 * dim, tr, dim, 2, wgu, ygu, qs));
+        STEP(CLV_LLM_OP_SILU_MUL, clv_silu_mul(pool, g, u, g, tr * hp->ffn_dim));
+        STEP(CLV_LLM_OP_DOWN, clv_matmul(pool, L->down.uk, g, tr, L->down.packed, L->down.n,
+                                         hp->ffn_dim, o + r0 * dim, qs));
     }
-    clv_add(pool, x, o, x, 1, t * dim, 0);
+    STEP(CLV_LLM_OP_RESIDUAL, clv_add(pool, x, o, x, 1, t * dim, 0));
 }
 
 /* Scratch of a forward: a prefill's is tens of MB. From malloc, freeing it would raise glibc's
@@ -143,13 +169,19 @@ static void scratch_free(void *p, size_t n) {
 
 int clv_llm_layers(clv_threadpool *pool, const clv_llm_hparams *hp, const clv_llm_layer *layers,
                    int n_layers, float *x, int64_t t, int64_t pos0, const int32_t *positions) {
+    return clv_llm_layers_profiled(pool, hp, layers, n_layers, x, t, pos0, positions, NULL);
+}
+
+int clv_llm_layers_profiled(clv_threadpool *pool, const clv_llm_hparams *hp,
+                            const clv_llm_layer *layers, int n_layers, float *x, int64_t t,
+                            int64_t pos0, const int32_t *positions, double *prof) {
     if (t <= 0 || pos0 < 0 || pos0 + t > hp->n_ctx) return -1;
     size_t af = act_floats(hp, t), qb = quant_bytes(hp, layers, n_layers, t);
     size_t bytes = af * sizeof(float) + qb + 64;
     float *a = scratch_alloc(bytes);
     if (!a) return -2;
     void *qs = (void *)(((uintptr_t)(a + af) + 63) & ~(uintptr_t)63);
-    for (int i = 0; i < n_layers; i++) layer(pool, hp, &layers[i], x, t, pos0, positions, a, qs);
+    for (int i = 0; i < n_layers; i++) layer(pool, hp, &layers[i], x, t, pos0, positions, a, qs, prof);
     scratch_free(a, bytes);
     return 0;
 }

@@ -42,6 +42,27 @@ typedef struct {
 int clv_llm_layers(clv_threadpool *pool, const clv_llm_hparams *hp, const clv_llm_layer *layers,
                    int n_layers, float *x, int64_t t, int64_t pos0, const int32_t *positions);
 
+/* The steps of a layer, as the profile below counts them (names: clv_llm_op_names). */
+enum {
+    CLV_LLM_OP_NORM,        /* both rms_norms */
+    CLV_LLM_OP_QKV,         /* the Q/K/V projections (+ biases) */
+    CLV_LLM_OP_ROPE_KV,     /* rope of q and k, the K/V cache store */
+    CLV_LLM_OP_ATTENTION,
+    CLV_LLM_OP_WO,
+    CLV_LLM_OP_RESIDUAL,    /* both residual adds */
+    CLV_LLM_OP_GATE_UP,
+    CLV_LLM_OP_SILU_MUL,
+    CLV_LLM_OP_DOWN,
+    CLV_LLM_OPS
+};
+extern const char *const clv_llm_op_names[CLV_LLM_OPS];
+
+/* clv_llm_layers that also adds each step's wall time (seconds, all layers) to op_seconds
+ * [CLV_LLM_OPS]; op_seconds NULL: no timing, the same as clv_llm_layers. */
+int clv_llm_layers_profiled(clv_threadpool *pool, const clv_llm_hparams *hp,
+                            const clv_llm_layer *layers, int n_layers, float *x, int64_t t,
+                            int64_t pos0, const int32_t *positions, double *op_seconds);
+
 #ifdef __cplusplus
 }
 #endif

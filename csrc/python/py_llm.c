@@ -55,13 +55,25 @@ static int fill_layer(const int64_t *r, const clv_llm_hparams *hp, clv_llm_layer
 }
 
 /* llm_layers(table int64[L, 28], hp_i int64[10], hp_f float64[3], x f32[T, dim], positions
- * int32[T], pos0): x updated in place */
+ * int32[T], pos0, prof=None): x updated in place; prof (float64[CLV_LLM_OPS], writable): each
+ * step's seconds are added to it */
 static PyObject *py_llm_layers(PyObject *self, PyObject *args) {
-    PyObject *to, *io, *fo, *xo, *po;
+    PyObject *to, *io, *fo, *xo, *po, *qo = Py_None;
     long long pos0;
-    if (!PyArg_ParseTuple(args, "OOOOOL", &to, &io, &fo, &xo, &po, &pos0)) return NULL;
-    Py_buffer tb, ib, fb, xb, pb;
-    if (clv_py_buffer(to, &tb, 'l', 2, 0, "table") < 0) return NULL;
+    if (!PyArg_ParseTuple(args, "OOOOOL|O", &to, &io, &fo, &xo, &po, &pos0, &qo)) return NULL;
+    Py_buffer tb, ib, fb, xb, pb, qb = {0};
+    if (qo != Py_None) {
+        if (clv_py_buffer(qo, &qb, 'd', 1, 1, "prof") < 0) return NULL;
+        if (qb.shape[0] != CLV_LLM_OPS) {
+            PyErr_Format(PyExc_ValueError, "llm_layers: prof must have %d entries", CLV_LLM_OPS);
+            PyBuffer_Release(&qb);
+            return NULL;
+        }
+    }
+    if (clv_py_buffer(to, &tb, 'l', 2, 0, "table") < 0) {
+        if (qb.obj) PyBuffer_Release(&qb);
+        return NULL;
+    }
     if (clv_py_buffer(io, &ib, 'l', 1, 0, "hp_i") < 0) goto f_t;
     if (clv_py_buffer(fo, &fb, 'd', 1, 0, "hp_f") < 0) goto f_i;
     if (clv_py_buffer(xo, &xb, 'f', 2, 1, "x") < 0) goto f_f;
@@ -100,7 +112,8 @@ static PyObject *py_llm_layers(PyObject *self, PyObject *args) {
         if (fill_layer((const int64_t *)tb.buf + (size_t)i * LLM_FIELDS, &hp, &layers[i], i)) goto done;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = clv_llm_layers(clv_py_pool(), &hp, layers, n_layers, xb.buf, t, pos0, pb.buf);
+    rc = clv_llm_layers_profiled(clv_py_pool(), &hp, layers, n_layers, xb.buf, t, pos0, pb.buf,
+                                 qb.obj ? (double *)qb.buf : NULL);
     Py_END_ALLOW_THREADS
     if (rc == -2) PyErr_NoMemory();
     else if (rc) PyErr_SetString(PyExc_ValueError, "llm_layers: positions beyond the context");
@@ -116,11 +129,28 @@ f_i:
     PyBuffer_Release(&ib);
 f_t:
     PyBuffer_Release(&tb);
+    if (qb.obj) PyBuffer_Release(&qb);
     return ret;
+}
+
+/* llm_op_names() -> the names of the profile's entries, in order */
+static PyObject *py_llm_op_names(PyObject *self, PyObject *noargs) {
+    PyObject *t = PyTuple_New(CLV_LLM_OPS);
+    for (int i = 0; t && i < CLV_LLM_OPS; i++) {
+        PyObject *u = PyUnicode_FromString(clv_llm_op_names[i]);
+        if (!u) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, u);
+    }
+    return t;
 }
 
 PyMethodDef clv_py_methods_llm[] = {
     {"llm_layers", py_llm_layers, METH_VARARGS,
-     "llm_layers(table int64[L,28], hp_i int64[10], hp_f float64[3], x f32[T,dim], positions, pos0)"},
+     "llm_layers(table int64[L,28], hp_i int64[10], hp_f float64[3], x f32[T,dim], positions, pos0, "
+     "prof=None)"},
+    {"llm_op_names", py_llm_op_names, METH_NOARGS, "llm_op_names() -> the profile's step names"},
     {NULL, NULL, 0, NULL},
 };

@@ -81,3 +81,25 @@ def test_make_model_dispatches_whisper_shapes(tmp_path):
     r = clavis("make-model", "whisper-tiny", "-o", str(tmp_path / "wt"), "--seed", "1")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "wt" / "config.json").is_file()
+
+
+def test_bench_llm_json_and_profile(model):
+    import json
+    r = clavis("bench", "llm", "-m", model, "--prompt", "24", "--gen", "6", "--threads", "1",
+               "--json", "--profile")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    for key in ("prefill_tok_s", "decode_tok_s", "read_bw_gbs", "decode_bw_fraction", "threads",
+                "model_bytes"):
+        assert out[key] > 0, key
+    assert out["threads"] == 1 and out["prompt_tokens"] == 24 and out["generated_tokens"] == 6
+    p = out["decode_profile"]
+    assert p["tokens"] >= 5 and p["ms_per_token"] > 0
+    assert {"qkv", "attention", "down", "head", "forward_other", "outside_forward"} <= set(p["steps_ms"])
+    # the steps add up to the measured time per token
+    assert sum(p["steps_ms"].values()) == pytest.approx(p["ms_per_token"], rel=1e-6)
+    r = clavis("bench", "llm", "-m", model, "--prompt", "16", "--gen", "4", "--profile")
+    assert r.returncode == 0, r.stderr
+    assert "decode profile" in r.stdout and "attention" in r.stdout and "tok/s" in r.stdout
+    r = clavis("bench", "llm", "-m", model + ".missing")
+    assert r.returncode == 1 and "Traceback" not in r.stderr

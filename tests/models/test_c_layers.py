@@ -68,3 +68,30 @@ def test_bad_tables_are_refused(tiny_models):
     bad.table[1, 9] += 16                                    # wrong n for wq
     with pytest.raises(ClavisError, match="layer 1 weight 0"):
         bad.run(x, np.array([0, 1], np.int32), 0)
+
+
+def test_decode_profile_times_every_step_and_changes_nothing(tiny_models):
+    gguf, _ = tiny_models("tiny-llama", "q4_0")
+    llm = LLM.load(gguf, n_ctx=64)
+    ids = [5, 17, 33, 2, 9]
+    plain = run_all(llm, ids)
+    prof = llm.model.profile = klayers.DecodeProfile()
+    try:
+        profiled = run_all(llm, ids)
+    finally:
+        llm.model.profile = None
+    for a, b in zip(plain, profiled):
+        np.testing.assert_array_equal(a, b)
+    assert prof.tokens == 3                        # the three one-token forwards, not the prefill
+    steps = dict(zip(klayers.OP_NAMES, prof.ops))
+    assert set(steps) == {"norm", "qkv", "rope+kv store", "attention", "wo", "residual add",
+                          "gate/up", "silu*mul", "down"}
+    assert all(t > 0 for t in steps.values()), steps
+    ms = prof.summary(token_s=1.0)
+    assert ms["head"] > 0 and ms["forward_other"] >= 0
+    assert 0 < prof.forward < 1.0 * prof.tokens
+    assert ms["outside_forward"] == pytest.approx(1e3 - 1e3 * prof.forward / 3)
+    with pytest.raises(ClavisError, match="prof"):
+        plan = llm.model._layer_plan(llm.kv)
+        plan.run(np.zeros((1, llm.args.dim), np.float32), np.array([0], np.int32), 0,
+                 np.zeros(3))

@@ -19,6 +19,10 @@ def register_llm(bsub) -> None:
     p.add_argument("--threads", type=int, default=None, help="threads (default: physical cores)")
     p.add_argument("--prompt", type=int, default=512, help="prompt tokens (default 512)")
     p.add_argument("--gen", type=int, default=128, help="decoded tokens (default 128)")
+    p.add_argument("--profile", action="store_true",
+                   help="decode once more with per-step timers and print where a token's time "
+                        "goes: each step of the C layer loop, the output head, and the time "
+                        "outside them (Python, sampling)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -35,7 +39,8 @@ def run(args) -> int:
         bar.update(1)
 
     try:
-        r = bench_llm(args.model, args.quant, args.threads, args.prompt, args.gen, step=step)
+        r = bench_llm(args.model, args.quant, args.threads, args.prompt, args.gen, step=step,
+                      profile=args.profile)
     finally:
         bar.close()
     if args.json:
@@ -48,4 +53,15 @@ def run(args) -> int:
     print(f"decode          {r['decode_tok_s']:8.1f} tok/s  ({r['generated_tokens']} tokens)")
     print(f"read bandwidth  {r['read_bw_gbs']:8.1f} GB/s before, {r['read_bw_after_gbs']:.1f} GB/s after")
     print(f"decode reads    {r['decode_eff_gbs']:8.1f} GB/s = {r['decode_bw_fraction']:.0%} of the bandwidth")
+    if "decode_profile" in r:
+        print_profile(r["decode_profile"])
     return 0
+
+
+def print_profile(p: dict) -> None:
+    total = p["ms_per_token"] or 0.0
+    print(f"\ndecode profile ({p['tokens']} tokens, timers on: {total:.2f} ms per token)")
+    print(f"  {'step':<16}{'ms/token':>9}{'share':>8}")
+    for name, ms in p["steps_ms"].items():
+        share = f"{ms / total:7.1%}" if total else ""
+        print(f"  {name:<16}{ms:9.3f}{share:>8}")

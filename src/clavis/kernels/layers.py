@@ -2,6 +2,7 @@
 
     plan = LayerPlan.build(hp, layers, kv)      # None when a layer needs the Python path
     plan.run(x, positions, pos0)                # x f32[T, dim] updated in place
+    plan.run(x, positions, pos0, prof.ops)      # ... adding each step's seconds (DecodeProfile)
 
 The C side calls the same kernel drivers as the Python forward in the same order, so results are
 bit-identical; it saves the interpreter time between the ~15 kernel calls of each layer (a large
@@ -22,6 +23,30 @@ from clavis.kernels import _C
 from clavis.kernels.matmul import PackedWeight
 
 _WEIGHTS = ("wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down")
+OP_NAMES: tuple[str, ...] = _C.llm_op_names()   # the C layer loop's steps, as profiled
+
+
+class DecodeProfile:
+    """Where one-token forwards spend their time (attach to a model's `profile`):
+    ops[i]: seconds in C layer step OP_NAMES[i], summed over layers and tokens (C path only);
+    head: final norm + logits; forward: whole forwards; tokens: how many were counted."""
+
+    def __init__(self):
+        self.ops = np.zeros(len(OP_NAMES), dtype=np.float64)
+        self.head = self.forward = 0.0
+        self.tokens = 0
+
+    def summary(self, token_s: float | None = None) -> dict:
+        """Milliseconds per token: each C step, `head`, `forward_other` (the forward outside C
+        steps and head: embedding lookup, Python glue) and, given the wall time per decoded
+        token, `outside_forward` (sampling, detokenizing, the loop)."""
+        n = max(self.tokens, 1)
+        ms = {name: 1e3 * t / n for name, t in zip(OP_NAMES, self.ops)}
+        ms["head"] = 1e3 * self.head / n
+        ms["forward_other"] = 1e3 * (self.forward - self.head - float(self.ops.sum())) / n
+        if token_s is not None:
+            ms["outside_forward"] = 1e3 * token_s - 1e3 * self.forward / n
+        return ms
 
 
 def _ptr(a, refs: list, dtype, size: int | None = None) -> int:
@@ -91,13 +116,15 @@ class LayerPlan:
         except (AttributeError, TypeError):
             return False
 
-    def run(self, x: np.ndarray, positions: np.ndarray, pos0: int) -> np.ndarray:
-        """All layers over x f32[T, dim] (in place) at `positions` (int32[T])."""
+    def run(self, x: np.ndarray, positions: np.ndarray, pos0: int,
+            prof: np.ndarray | None = None) -> np.ndarray:
+        """All layers over x f32[T, dim] (in place) at `positions` (int32[T]); with prof
+        (float64[len(OP_NAMES)]), each step's seconds are added to it."""
         if x.dtype != np.float32 or x.ndim != 2 or not x.flags.c_contiguous or not x.flags.writeable:
             raise ClavisError("LayerPlan.run: x must be a writable C-contiguous float32 [T, dim]")
         try:
             _C.llm_layers(self.table, self.hp_i, self.hp_f, x,
-                          np.ascontiguousarray(positions, dtype=np.int32), int(pos0))
+                          np.ascontiguousarray(positions, dtype=np.int32), int(pos0), prof)
         except (ValueError, TypeError) as e:
             raise ClavisError(f"LayerPlan.run: {e}") from None
         return x

@@ -13,6 +13,7 @@ Every intermediate goes through `hook(name, array)` when given (names as in `HOO
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -198,6 +199,8 @@ class LlamaModel:
         if ids.min() < 0 or ids.max() >= self.args.vocab_size:
             raise ClavisError(f"token id out of range 0..{self.args.vocab_size - 1}")
         hook = hook or _no_hook
+        prof = self.profile if T == 1 else None            # a DecodeProfile counts decode steps
+        t_start = time.perf_counter() if prof else 0.0
         rows = self.embd.gather(ids)                          # read from the file, not mapped
         x = ops.embedding(rows.reshape(-1), self.embd.type, self.args.dim,
                           np.arange(T, dtype=np.int32))                    # [T, dim]
@@ -205,19 +208,26 @@ class LlamaModel:
         pos = np.arange(pos0, pos0 + T, dtype=np.int32)
         plan = self._layer_plan(kv) if hook is _no_hook else None
         if plan is not None:                     # all layers in one C call (same kernels)
-            x = plan.run(np.ascontiguousarray(x), pos, pos0)
+            x = plan.run(np.ascontiguousarray(x), pos, pos0, prof.ops if prof else None)
         else:
             for i, L in enumerate(self.layers):
                 x = self._block(i, L, x, pos, pos0, kv, hook)
         if not all_logits:
             x = np.ascontiguousarray(x[-1:])
+        t_head = time.perf_counter() if prof else 0.0
         x = ops.rms_norm(x, self.output_norm, self.args.norm_eps)
         hook("result_norm", x)
         logits = self._matmul(x, self.output)                                # [T|1, vocab]
         hook("result_output", logits)
+        if prof:
+            t_end = time.perf_counter()
+            prof.head += t_end - t_head
+            prof.forward += t_end - t_start
+            prof.tokens += 1
         return logits
 
     use_c_layers = True     # False: every layer through _block (hooks always take that path)
+    profile = None          # a kernels.layers.DecodeProfile: one-token forwards add their times
 
     def _layer_plan(self, kv):
         """The C layer plan for this KV cache (cached on it), or None for the Python path."""

@@ -50,7 +50,10 @@ def weight_bytes_per_token(gguf_path: str) -> tuple[int, int, int]:
 
 
 def bench_llm(model: str, quant: str = "q4_0", threads: int | None = None, prompt: int = 512,
-              gen: int = 128, seed: int = 0, step=lambda what: None) -> dict:
+              gen: int = 128, seed: int = 0, step=lambda what: None, profile: bool = False) -> dict:
+    """The figures of `clavis bench llm` (see its --help). With profile, the decode is run once
+    more with per-step timers (after the measured run, so its figures are untimed-code figures),
+    and `decode_profile` says where a decoded token's time goes (ms per token)."""
     from clavis import kernels
     from clavis.kernels.bench import read_bandwidth
     from clavis.runtime.llm import LLM
@@ -76,11 +79,31 @@ def bench_llm(model: str, quant: str = "q4_0", threads: int | None = None, promp
     step("read bandwidth")
     bw_after = read_bandwidth()
     eff = per_token * st.decode_tok_s / 1e9
+    extra = {}
+    if profile:
+        extra["decode_profile"] = _decode_profile(llm, ids, gen)
     return {
         "model": model, "path": path, "threads": kernels.get_num_threads(),
         "model_bytes": total, "bytes_per_token": per_token,
         "load_s": load_s, "prompt_tokens": st.prompt_tokens, "generated_tokens": st.generated_tokens,
         "prefill_tok_s": st.prefill_tok_s, "decode_tok_s": st.decode_tok_s,
         "read_bw_gbs": bw_before, "read_bw_after_gbs": bw_after,
-        "decode_eff_gbs": eff, "decode_bw_fraction": eff / bw_before,
+        "decode_eff_gbs": eff, "decode_bw_fraction": eff / bw_before, **extra,
     }
+
+
+def _decode_profile(llm, ids: list[int], gen: int) -> dict:
+    """Decode `gen` tokens after `ids` (cached) with the C layer loop's per-step timers on."""
+    from clavis.kernels.layers import DecodeProfile
+
+    prof = llm.model.profile = DecodeProfile()
+    try:
+        g = llm.generate(ids, max_tokens=gen, temperature=0.0, ignore_eos=True)
+        for _ in g:
+            pass
+    finally:
+        llm.model.profile = None
+    token_s = 1.0 / g.stats.decode_tok_s if g.stats.decode_tok_s else None
+    ms = prof.summary(token_s)
+    return {"tokens": prof.tokens, "ms_per_token": 1e3 * token_s if token_s else None,
+            "steps_ms": ms}
