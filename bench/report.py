@@ -23,6 +23,27 @@ def clavis_json(*args: str, threads: int) -> dict:
     return json.loads(r.stdout)
 
 
+MATVECS = ("qkv", "wo", "gate/up", "down", "head")
+
+
+def profile_table(profiles: list[tuple[str, dict]]) -> list[str]:
+    """Where a decoded token's time goes (`clavis bench llm --profile`, a second decode pass with
+    per-step timers): the weight matvecs, attention, the other C steps, and the Python outside
+    the C calls (forward glue + embedding lookup, then sampling and the loop)."""
+    out = ["", "Where a decoded token's time goes (`clavis bench llm --profile`: the same decode "
+           "again with per-step timers in the C layer loop):", "",
+           "| model | ms/token | weight matvecs | attention | other C steps | Python in the forward "
+           "| Python outside it |", "|---|---|---|---|---|---|---|"]
+    for m, p in profiles:
+        ms, tot = p["steps_ms"], p["ms_per_token"]
+        mv = sum(ms[k] for k in MATVECS)
+        py_in, py_out = ms["forward_other"], ms["outside_forward"]
+        other = tot - mv - ms["attention"] - py_in - py_out
+        out.append(f"| {m} | {tot:.2f} | {mv / tot:.1%} | {ms['attention'] / tot:.1%} | "
+                   f"{other / tot:.1%} | {py_in / tot:.1%} | {py_out / tot:.1%} |")
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="qwen2.5-0.5b,llama-3.2-1b", help="zoo shapes for bench llm")
@@ -48,11 +69,14 @@ def main() -> int:
               "128 decoded tokens):", "",
               "| model | MiB read/token | load s | prefill tok/s | decode tok/s | read bw GB/s | decode GB/s | of bw |",
               "|---|---|---|---|---|---|---|---|"]
+    profiles = []
     for m in [m for m in args.models.split(",") if m]:
-        r = clavis_json("bench", "llm", "-m", m, threads=args.threads)
+        r = clavis_json("bench", "llm", "-m", m, "--profile", threads=args.threads)
         lines.append(f"| {m} | {r['bytes_per_token'] / 2**20:.0f} | {r['load_s']:.2f} | "
                      f"{r['prefill_tok_s']:.1f} | {r['decode_tok_s']:.1f} | {r['read_bw_gbs']:.1f} | "
                      f"{r['decode_eff_gbs']:.1f} | {r['decode_bw_fraction']:.0%} |")
+        profiles.append((m, r["decode_profile"]))
+    lines += profile_table(profiles)
     section = "\n".join(lines) + "\n"
     replace_section(TITLE, section)
     print(section)
