@@ -13,6 +13,7 @@
  *   text_trim() -> None   (hand freed heap pages back to the OS, glibc only)
  * Strings decode as str(raw, "utf-8", "replace") does. */
 #include "pyclavis.h"
+#include "text/utf8.h"
 #include <string.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -188,22 +189,6 @@ static PyObject *py_text_merges(PyObject *self, PyObject *args) {
 
 /* ---- tokenizer.json text for a byte-level BPE vocabulary, straight from the GGUF bytes ---- */
 
-/* Length of the valid, shortest-form UTF-8 sequence at s[0..n) (no surrogates, at most
- * U+10FFFF), or 0. */
-static int utf8_len(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    int len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-            : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (!len || (size_t)len > n) return 0;
-    uint32_t v = len == 1 ? c : c & (0x7Fu >> len);
-    for (int k = 1; k < len; k++) {
-        if ((s[k] & 0xC0) != 0x80) return 0;
-        v = (v << 6) | (s[k] & 0x3F);
-    }
-    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (v < min_cp[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    return len;
-}
 
 /* Bytes of s as the inside of a JSON string, or -1 when s is not valid UTF-8. */
 static Py_ssize_t json_len(const unsigned char *s, size_t n) {
@@ -214,7 +199,8 @@ static Py_ssize_t json_len(const unsigned char *s, size_t n) {
             i++;
             continue;
         }
-        int len = utf8_len(s + i, n - i);
+        uint32_t cp;
+        int len = utf8_len(s + i, n - i, &cp);
         if (!len) return -1;
         out += len;
         i += len;

@@ -2,6 +2,7 @@
 #ifndef CLV_TEXT_BPE_INTERNAL_H
 #define CLV_TEXT_BPE_INTERNAL_H
 
+#include "text/utf8.h"
 #include "text/bpe.h"
 
 #include <stdlib.h>
@@ -57,22 +58,6 @@ static inline uint32_t pair_hash(const clv_bpe *b, uint32_t l, uint32_t r) {
 }
 
 
-/* Length of the valid shortest-form UTF-8 sequence at s[0..n) (no surrogates), or 0. */
-static inline int utf8_len(const unsigned char *s, size_t n, uint32_t *cp) {
-    unsigned c = s[0];
-    int len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-            : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (!len || (size_t)len > n) return 0;
-    uint32_t v = len == 1 ? c : c & (0x7Fu >> len);
-    for (int k = 1; k < len; k++) {
-        if ((s[k] & 0xC0) != 0x80) return 0;
-        v = (v << 6) | (s[k] & 0x3F);
-    }
-    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (v < min_cp[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    *cp = v;
-    return len;
-}
 
 
 #define TOK(b, i) ((b)->text + (b)->off[i])
