@@ -62,7 +62,8 @@ class PackedWeight:
             self.variant = info["variant"]
             self.layout = dict(info, n_tiles=-(-self.n // info["nr"]))
             self.raw = bool(info["raw"])
-            flat = np.ascontiguousarray(data).reshape(-1)
+            # reshape keeps an np.memmap an np.memmap (its pages can be released later)
+            flat = data.reshape(-1) if data.flags.c_contiguous else np.ascontiguousarray(data).reshape(-1)
             if self.raw:     # zero-copy: the kernels read these bytes (any alignment) directly
                 self.packed = flat
             else:
@@ -83,6 +84,24 @@ class PackedWeight:
     def __repr__(self) -> str:
         return (f"PackedWeight({self.type}, n={self.n}, k={self.k}, variant={self.variant!r}, "
                 f"layout={self.layout['layout']!r})")
+
+
+def default_variant(type) -> str:
+    """The variant PackedWeight picks for `type` on this CPU now."""
+    return _C.matmul_info(formats.type_id(type), None)["variant"]
+
+
+def zero_copy_variant(type) -> str | None:
+    """A variant of `type` that runs on the raw GGUF rows (no packing), when the default one
+    packs: loading can start on it and pack later (GGUFSource.defer_pack). None otherwise."""
+    tid = formats.type_id(type)
+    if _C.matmul_info(tid, None)["raw"]:
+        return None
+    from clavis.kernels import variants
+    for v in variants("matmul_" + formats.type_name(type)):
+        if _C.matmul_info(tid, v)["raw"] and v != "scalar":
+            return v
+    return None
 
 
 def _out_array(out, shape: tuple[int, ...], who: str) -> np.ndarray:

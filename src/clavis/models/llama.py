@@ -32,6 +32,9 @@ class LlamaArgs(ModelArgs):
     pass
 
 
+_WEIGHTS = ("wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down")
+
+
 @dataclass
 class Layer:
     attn_norm: np.ndarray
@@ -199,6 +202,8 @@ class LlamaModel:
         if ids.min() < 0 or ids.max() >= self.args.vocab_size:
             raise ClavisError(f"token id out of range 0..{self.args.vocab_size - 1}")
         hook = hook or _no_hook
+        if self._packed_q is not None:
+            self.apply_packed()
         prof = self.profile if T == 1 else None            # a DecodeProfile counts decode steps
         t_start = time.perf_counter() if prof else 0.0
         rows = self.embd.gather(ids)                          # read from the file, not mapped
@@ -226,6 +231,46 @@ class LlamaModel:
             prof.tokens += 1
         return logits
 
+    def pack_deferred(self) -> int:
+        """Pack the weights that run zero-copy from the file (GGUFSource.defer_pack) into the
+        default variant's tiles, for a background thread; returns how many. The copies go
+        through a queue of one layer's weights that forwards drain as they start
+        (apply_packed): a weight is swapped only between forwards, so no forward still reading
+        its file pages can fault them back in after they are released, and at most one layer
+        exists twice (peak RSS). Results are bit-identical either way (the kernels' contract)."""
+        import queue
+
+        from clavis.kernels.matmul import PackedWeight, default_variant
+        todo = [(L, n) for L in self.layers for n in _WEIGHTS
+                if getattr(getattr(L, n), "raw", False)
+                and getattr(L, n).variant != default_variant(getattr(L, n).type)]
+        if not todo:
+            return 0
+        self._packed_q = q = queue.Queue(maxsize=len(_WEIGHTS))
+        for owner, name in todo:
+            w = getattr(owner, name)
+            q.put((owner, name, w, PackedWeight(w.packed, w.type, w.n, w.k)))
+        return len(todo)
+
+    def apply_packed(self) -> int:
+        """Swap in the packed copies pack_deferred has made so far (call between forwards) and
+        release the file pages of the zero-copy weights they replace; returns how many."""
+        from clavis.formats.gguf import release_mapped
+        q, done = self._packed_q, 0
+        while q is not None:
+            try:
+                owner, name, old, new = q.get_nowait()
+            except Exception:   # queue.Empty
+                break
+            setattr(owner, name, new)
+            release_mapped(old.packed)
+            done += 1
+        if done:
+            self._weights_gen += 1       # the C layer plan is rebuilt on the next forward
+        return done
+
+    _packed_q = None
+    _weights_gen = 0         # bumped whenever a weight is swapped (the C plan is rebuilt)
     use_c_layers = True     # False: every layer through _block (hooks always take that path)
     profile = None          # a kernels.layers.DecodeProfile: one-token forwards add their times
 
@@ -235,7 +280,9 @@ class LlamaModel:
             return None
         from clavis.kernels.layers import LayerPlan
         cached = getattr(kv, "_clavis_plan", None)
-        if cached is not None and cached[0] is self and (cached[1] is None or cached[1].matches(kv)):
+        gen = self._weights_gen
+        if (cached is not None and cached[0] is self and cached[2] == gen
+                and (cached[1] is None or cached[1].matches(kv))):
             return cached[1]
         a = self.args
         hp = dict(dim=a.dim, n_heads=a.n_heads, n_kv_heads=a.n_kv_heads, head_dim=a.head_dim,
@@ -244,7 +291,7 @@ class LlamaModel:
                   freq_factors=self.freq_factors)
         plan = LayerPlan.build(hp, self.layers, kv)
         try:
-            kv._clavis_plan = (self, plan)
+            kv._clavis_plan = (self, plan, gen)
         except AttributeError:
             pass
         return plan

@@ -52,6 +52,12 @@ class GGUFSource(WeightSource):
     Q4_1/Q5_x, IQ*) are re-quantized at load to REQUANT; `.requantized` lists them."""
 
     REQUANT = "q8_0"
+    # Q8_0 layer weights start on a zero-copy variant (straight from the mapped file, so loading
+    # copies nothing) and the model packs them into tiles afterwards, in the background
+    # (LlamaModel.pack_deferred): the packed tiles decode faster (1B Q8_0: 1.47x at ~66 GB/s).
+    # The output head (a fifth of a 1B's bytes, used by every forward) is packed at load.
+    DEFER_TYPES = ("q8_0",)
+    defer_pack = True
 
     def __init__(self, gf):
         self.gf, self.path = gf, gf.path
@@ -94,6 +100,10 @@ class GGUFSource(WeightSource):
         t = self.gf.tensor(name)
         n, k = t.shape
         if t.type in SUPPORTED_TYPES:
+            raw = (kmm.zero_copy_variant(t.type) if self.defer_pack and t.type in self.DEFER_TYPES
+                   and name.startswith("blk.") else None)   # the output head is packed now
+            if raw is not None:
+                return kmm.PackedWeight(t.data, t.type, n, k, variant=raw)  # its pages stay
             w = kmm.PackedWeight(t.data, t.type, n, k)
         else:
             w = kmm.PackedWeight(self._requant(name), self.REQUANT if k % 32 == 0 else "f16", n, k)

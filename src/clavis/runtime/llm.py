@@ -10,6 +10,7 @@ The prompt prefix already in the cache is reused (chat turns re-send the whole h
 from __future__ import annotations
 
 import os
+import threading
 from typing import Sequence
 
 import numpy as np
@@ -93,7 +94,46 @@ class LLM:
             raise ClavisError(f"n_ctx must be at least 16, got {n_ctx}")
         n_ctx = min(n_ctx, model.args.n_ctx_train)
         name = model.args.name or os.path.basename(path.rstrip("/"))
-        return cls(model, tok, n_ctx, name, path, kv_dtype or ("f32" if f32 else "f16"))
+        llm = cls(model, tok, n_ctx, name, path, kv_dtype or ("f32" if f32 else "f16"))
+        llm._start_packing()
+        return llm
+
+    def _start_packing(self) -> None:
+        """Weights loaded zero-copy (GGUFSource.defer_pack: Q8_0) are packed into tiles by a
+        background thread, so the model is usable at once and decodes at full speed a moment
+        later (the kernels give bit-identical results either way)."""
+        self._packer, self._packer_error = None, None
+        pack = getattr(self.model, "pack_deferred", None)
+        if pack is None:
+            return
+
+        def run():
+            try:
+                pack()
+            except Exception as e:  # noqa: BLE001 - the weights stay valid zero-copy ones
+                self._packer_error = e
+
+        self._packer = threading.Thread(target=run, name="clavis-pack", daemon=True)
+        self._packer.start()
+
+    def wait_packed(self, timeout: float | None = None) -> bool:
+        """Wait for the background packing of zero-copy weights; True when it has finished.
+        Raises what it failed with, if it did (the model still works, unpacked)."""
+        t = getattr(self, "_packer", None)
+        apply = getattr(self.model, "apply_packed", None)
+        while t is not None and t.is_alive():   # it waits for room in the queue that we make
+            if apply is not None:
+                apply()
+            t.join(0.01 if timeout is None else min(0.01, timeout))
+            if timeout is not None:
+                timeout -= 0.01
+                if timeout <= 0 and t.is_alive():
+                    return False
+        if apply is not None:
+            apply()
+        if getattr(self, "_packer_error", None) is not None:
+            raise ClavisError(f"{self.source}: packing the weights failed: {self._packer_error}")
+        return True
 
     # ---- properties ------------------------------------------------------------------------
     @property
