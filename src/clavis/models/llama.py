@@ -13,6 +13,7 @@ Every intermediate goes through `hook(name, array)` when given (names as in `HOO
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -138,6 +139,7 @@ class LlamaModel:
 
     def __init__(self, args: ModelArgs, src: WeightSource, progress: Callable | None = None):
         self.args, self.path = args, src.path
+        self._forward_lock = threading.Lock()
         self._check_shapes(src)
         self.requantized = getattr(src, "requantized", [])   # [(name, type)] converted at load
         a = self.args
@@ -192,6 +194,13 @@ class LlamaModel:
         """Run T = len(ids) tokens at positions pos0.. through the model, writing their K/V into
         `kv` (any object with lists .k/.v of [Hkv, n_ctx, D] arrays). Returns logits
         f32[T, vocab] (all_logits) or f32[1, vocab] (the last position)."""
+        with self._forward_lock:     # weights are swapped only between forwards (pack_deferred)
+            if self._packed_q is not None:
+                self._apply_packed()
+            return self._forward(ids, pos0, kv, all_logits, hook)
+
+    def _forward(self, ids, pos0: int, kv, all_logits: bool = False,
+                 hook: Hook | None = None) -> np.ndarray:
         from clavis.kernels import ops
         ids = np.ascontiguousarray(ids, dtype=np.int32).reshape(-1)
         T = ids.shape[0]
@@ -202,8 +211,6 @@ class LlamaModel:
         if ids.min() < 0 or ids.max() >= self.args.vocab_size:
             raise ClavisError(f"token id out of range 0..{self.args.vocab_size - 1}")
         hook = hook or _no_hook
-        if self._packed_q is not None:
-            self.apply_packed()
         prof = self.profile if T == 1 else None            # a DecodeProfile counts decode steps
         t_start = time.perf_counter() if prof else 0.0
         rows = self.embd.gather(ids)                          # read from the file, not mapped
@@ -250,11 +257,21 @@ class LlamaModel:
         for owner, name in todo:
             w = getattr(owner, name)
             q.put((owner, name, w, PackedWeight(w.packed, w.type, w.n, w.k)))
+            self.apply_packed(blocking=False)   # no forward running: swap it in now
         return len(todo)
 
-    def apply_packed(self) -> int:
-        """Swap in the packed copies pack_deferred has made so far (call between forwards) and
-        release the file pages of the zero-copy weights they replace; returns how many."""
+    def apply_packed(self, blocking: bool = True) -> int:
+        """Swap in the packed copies pack_deferred has made so far and release the file pages of
+        the zero-copy weights they replace; returns how many. Between forwards only: it waits
+        for a running forward to end (or, not blocking, does nothing then)."""
+        if not self._forward_lock.acquire(blocking=blocking):
+            return 0
+        try:
+            return self._apply_packed()
+        finally:
+            self._forward_lock.release()
+
+    def _apply_packed(self) -> int:
         from clavis.formats.gguf import release_mapped
         q, done = self._packed_q, 0
         while q is not None:
@@ -270,6 +287,7 @@ class LlamaModel:
         return done
 
     _packed_q = None
+    _forward_lock = threading.Lock()     # per model: set in __init__ (forwards vs weight swaps)
     _weights_gen = 0         # bumped whenever a weight is swapped (the C plan is rebuilt)
     use_c_layers = True     # False: every layer through _block (hooks always take that path)
     profile = None          # a kernels.layers.DecodeProfile: one-token forwards add their times
