@@ -238,25 +238,29 @@ class LlamaModel:
             prof.tokens += 1
         return logits
 
+    # bytes of packed copies made ahead of the forwards that swap them in (see pack_deferred)
+    PACK_AHEAD = 40 << 20
+
     def pack_deferred(self) -> int:
         """Pack the weights that run zero-copy from the file (GGUFSource.defer_pack) into the
-        default variant's tiles, for a background thread; returns how many. The copies go
-        through a queue of one layer's weights that forwards drain as they start
-        (apply_packed): a weight is swapped only between forwards, so no forward still reading
-        its file pages can fault them back in after they are released, and at most one layer
-        exists twice (peak RSS). Results are bit-identical either way (the kernels' contract)."""
-        import queue
-
+        default variant's tiles, for a background thread; returns how many. A copy is swapped in
+        between forwards only (by the next forward as it starts, or at once when none runs), so
+        no forward still reading its file pages can fault them back in after they are released;
+        at most PACK_AHEAD bytes of copies wait (peak RSS). Results are bit-identical either way
+        (the kernels' contract)."""
         from clavis.kernels.matmul import PackedWeight, default_variant
+        from clavis.models.weights import SwapQueue
         todo = [(L, n) for L in self.layers for n in _WEIGHTS
                 if getattr(getattr(L, n), "raw", False)
                 and getattr(L, n).variant != default_variant(getattr(L, n).type)]
         if not todo:
             return 0
-        self._packed_q = q = queue.Queue(maxsize=len(_WEIGHTS))
+        self._packed_q = q = SwapQueue(self.PACK_AHEAD)
         for owner, name in todo:
             w = getattr(owner, name)
-            q.put((owner, name, w, PackedWeight(w.packed, w.type, w.n, w.k)))
+            while not q.reserve(w.nbytes, timeout=0.02):   # full: swap in what waits if idle
+                self.apply_packed(blocking=False)
+            q.put((owner, name, w, PackedWeight(w.packed, w.type, w.n, w.k)), w.nbytes)
             self.apply_packed(blocking=False)   # no forward running: swap it in now
         return len(todo)
 
@@ -273,12 +277,8 @@ class LlamaModel:
 
     def _apply_packed(self) -> int:
         from clavis.formats.gguf import release_mapped
-        q, done = self._packed_q, 0
-        while q is not None:
-            try:
-                owner, name, old, new = q.get_nowait()
-            except Exception:   # queue.Empty
-                break
+        done = 0
+        for owner, name, old, new in self._packed_q.take() if self._packed_q is not None else ():
             setattr(owner, name, new)
             release_mapped(old.packed)
             done += 1

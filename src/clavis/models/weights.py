@@ -8,6 +8,7 @@ GGUF layout, so the model code sees one convention.
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from typing import Callable
 
@@ -214,3 +215,39 @@ def unpermute_qk(w: np.ndarray, n_head: int) -> np.ndarray:
     """The inverse of permute_qk (GGUF -> HF)."""
     hd = w.shape[0] // n_head
     return w.reshape(n_head, hd // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+class SwapQueue:
+    """Packed copies of zero-copy weights waiting to be swapped in between forwards
+    (LlamaModel.pack_deferred). Until swapped, a weight exists twice (the copy, and the file pages
+    the forwards still read), so at most `limit` bytes of copies are made ahead: reserve() blocks
+    the packer until there is room (a copy larger than the limit goes alone)."""
+
+    def __init__(self, limit: int):
+        self.limit, self._bytes, self._items = int(limit), 0, []
+        self._cv = threading.Condition()
+
+    def reserve(self, nbytes: int, timeout: float | None = None) -> bool:
+        """Room for nbytes more (True), or False after timeout seconds without it."""
+        with self._cv:
+            if not self._cv.wait_for(lambda: self._bytes == 0 or self._bytes + nbytes <= self.limit,
+                                     timeout):
+                return False
+            self._bytes += nbytes
+            return True
+
+    def put(self, item, nbytes: int) -> None:
+        with self._cv:
+            self._items.append((item, nbytes))
+
+    def take(self) -> list:
+        """The copies made so far (their room is given back)."""
+        with self._cv:
+            items, self._items = self._items, []
+            self._bytes -= sum(n for _, n in items)
+            self._cv.notify_all()
+        return [item for item, _ in items]
+
+    def empty(self) -> bool:
+        with self._cv:
+            return not self._items
