@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from clavis.kernels.matmul import default_variant, zero_copy_variant
-from clavis.models.llama import _WEIGHTS
+from clavis.kernels.layers import LAYER_WEIGHTS
 from clavis.models.weights import GGUFSource
 from clavis.runtime.llm import LLM
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(zero_copy_variant("q8_0") is None,
 
 
 def weights(llm):
-    return [getattr(L, n) for L in llm.model.layers for n in _WEIGHTS]
+    return [getattr(L, n) for L in llm.model.layers for n in LAYER_WEIGHTS]
 
 
 def greedy(llm, ids, n=12):
@@ -46,14 +46,22 @@ def test_loads_zero_copy_then_packs_with_identical_results(tiny_models, monkeypa
     assert greedy(llm, ids) == want_tokens
 
 
-def test_forwards_swap_in_what_is_ready(tiny_models, monkeypatch):
-    """Before any forward nothing is swapped (the packer waits on its queue); a forward start
-    applies what is ready, and wait_packed finishes the rest."""
+def test_an_idle_model_is_packed_without_forwards(tiny_models, monkeypatch):
+    """With no forward running, the packer swaps each copy in itself: its thread ends with every
+    layer weight packed, and nothing is left for a forward or wait_packed to apply."""
     gguf, _ = tiny_models("tiny-llama", "q8_0")
     monkeypatch.setattr(GGUFSource, "defer_pack", True)
     llm = LLM.load(gguf, n_ctx=64)
-    assert any(w.raw for w in weights(llm)) or llm.model._packed_q is not None
-    llm.wait_packed(timeout=60)
-    assert llm.model._packed_q.empty()
-    assert llm.model.apply_packed() == 0                    # nothing left
+    assert llm._packer is not None                          # a Q8_0 model starts zero-copy
+    llm._packer.join(60)
+    assert not llm._packer.is_alive()
+    assert llm.model._packed_q.empty() and llm.model.apply_packed() == 0
+    assert llm.model.deferred_weights() == []
     assert not any(w.raw for w in weights(llm))
+    assert llm.wait_packed(timeout=1)
+
+
+def test_nothing_deferred_starts_no_thread(tiny_models):
+    gguf, _ = tiny_models("tiny-llama", "q4_0")
+    llm = LLM.load(gguf, n_ctx=64)
+    assert llm._packer is None and llm.wait_packed(timeout=0)

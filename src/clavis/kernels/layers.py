@@ -22,7 +22,7 @@ from clavis import ClavisError
 from clavis.kernels import _C
 from clavis.kernels.matmul import PackedWeight
 
-_WEIGHTS = ("wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down")
+LAYER_WEIGHTS = ("wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down")   # a layer's PackedWeights
 OP_NAMES: tuple[str, ...] = _C.llm_op_names()   # the C layer loop's steps, as profiled
 
 
@@ -85,7 +85,7 @@ class LayerPlan:
                        _ptr(L.ffn_norm, refs, np.float32, hp["dim"]),
                        _ptr(L.bq, refs, np.float32), _ptr(L.bk, refs, np.float32),
                        _ptr(L.bv, refs, np.float32), _ptr(kc, refs, kdt), _ptr(vc, refs, kdt)]
-                for name in _WEIGHTS:
+                for name in LAYER_WEIGHTS:
                     w = getattr(L, name)
                     if not isinstance(w, PackedWeight):
                         return None

@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from clavis import ClavisError
+from clavis.kernels.layers import LAYER_WEIGHTS
 from clavis.models.args import ModelArgs
 from clavis.models.weights import GGUFSource, HFSource, WeightSource, permute_qk
 
@@ -31,9 +32,6 @@ HOOK_NAMES = ("inp_embd", "attn_norm", "q", "k", "v", "q_rope", "k_rope", "attn"
 
 class LlamaArgs(ModelArgs):
     pass
-
-
-_WEIGHTS = ("wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down")
 
 
 @dataclass
@@ -248,11 +246,9 @@ class LlamaModel:
         no forward still reading its file pages can fault them back in after they are released;
         at most PACK_AHEAD bytes of copies wait (peak RSS). Results are bit-identical either way
         (the kernels' contract)."""
-        from clavis.kernels.matmul import PackedWeight, default_variant
+        from clavis.kernels.matmul import PackedWeight
         from clavis.models.weights import SwapQueue
-        todo = [(L, n) for L in self.layers for n in _WEIGHTS
-                if getattr(getattr(L, n), "raw", False)
-                and getattr(L, n).variant != default_variant(getattr(L, n).type)]
+        todo = self.deferred_weights()
         if not todo:
             return 0
         self._packed_q = q = SwapQueue(self.PACK_AHEAD)
@@ -263,6 +259,13 @@ class LlamaModel:
             q.put((owner, name, w, PackedWeight(w.packed, w.type, w.n, w.k)), w.nbytes)
             self.apply_packed(blocking=False)   # no forward running: swap it in now
         return len(todo)
+
+    def deferred_weights(self) -> list:
+        """(layer, name) of the weights that run zero-copy while the default variant would
+        pack them: what pack_deferred has to do."""
+        from clavis.kernels.matmul import default_variant
+        return [(L, n) for L in self.layers for n in LAYER_WEIGHTS
+                if getattr(L, n).raw and getattr(L, n).variant != default_variant(getattr(L, n).type)]
 
     def apply_packed(self, blocking: bool = True) -> int:
         """Swap in the packed copies pack_deferred has made so far and release the file pages of
@@ -287,7 +290,6 @@ class LlamaModel:
         return done
 
     _packed_q = None
-    _forward_lock = threading.Lock()     # per model: set in __init__ (forwards vs weight swaps)
     _weights_gen = 0         # bumped whenever a weight is swapped (the C plan is rebuilt)
     use_c_layers = True     # False: every layer through _block (hooks always take that path)
     profile = None          # a kernels.layers.DecodeProfile: one-token forwards add their times

@@ -108,7 +108,7 @@ class GGUFSource(WeightSource):
             w = kmm.PackedWeight(t.data, t.type, n, k)
         else:
             w = kmm.PackedWeight(self._requant(name), self.REQUANT if k % 32 == 0 else "f16", n, k)
-        if not getattr(w, "raw", False):
+        if not w.raw:
             release_mapped(t.data)   # packed: the file's copy need not stay resident (peak RSS)
         return w   # raw (zero-copy): w.packed IS the mapped file slice; its pages are the weight
 

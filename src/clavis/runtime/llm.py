@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Sequence
 
 import numpy as np
@@ -82,7 +83,9 @@ class LLM:
             # arrive, so it does not add to the peak RSS
             tok = _tokenizer_gguf(gf)
             model = load_gguf_model(gf, progress)
-            gf.release_pages()   # the weights are packed copies; rows are read with pread
+            # packed weights are copies and embedding rows are read with pread; zero-copy ones
+            # (deferred Q8_0) fault their pages back in as they are read
+            gf.release_pages()
             f32 = gf.tensor("blk.0.attn_q.weight").type == "f32"
         else:
             raise ClavisError(f"{path}: no such file or folder")
@@ -103,9 +106,9 @@ class LLM:
         background thread, so the model is usable at once and decodes at full speed a moment
         later (the kernels give bit-identical results either way)."""
         self._packer, self._packer_error = None, None
-        pack = getattr(self.model, "pack_deferred", None)
-        if pack is None:
+        if not getattr(self.model, "deferred_weights", list)():
             return
+        pack = self.model.pack_deferred
 
         def run():
             try:
@@ -121,14 +124,13 @@ class LLM:
         Raises what it failed with, if it did (the model still works, unpacked)."""
         t = getattr(self, "_packer", None)
         apply = getattr(self.model, "apply_packed", None)
+        deadline = None if timeout is None else time.monotonic() + timeout
         while t is not None and t.is_alive():   # it waits for room in the queue that we make
             if apply is not None:
                 apply()
-            t.join(0.01 if timeout is None else min(0.01, timeout))
-            if timeout is not None:
-                timeout -= 0.01
-                if timeout <= 0 and t.is_alive():
-                    return False
+            t.join(0.01)
+            if deadline is not None and time.monotonic() >= deadline and t.is_alive():
+                return False
         if apply is not None:
             apply()
         if getattr(self, "_packer_error", None) is not None:
