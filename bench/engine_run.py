@@ -18,8 +18,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 
 def prompt_ids(vocab: int, n: int, seed: int) -> list[int]:
     # Python's generator: numpy.random would map OpenSSL's libcrypto into every engine's process
@@ -66,6 +64,7 @@ def run_clavis(args) -> dict:
 
 def run_llamacpp(args) -> dict:
     import llama_cpp
+    import numpy as np   # here, not at the top: an engine's peak RSS carries only what it loads
 
     t0 = time.perf_counter()
     llm = llama_cpp.Llama(model_path=args.gguf, n_ctx=args.prompt + args.gen + 16, n_batch=512,

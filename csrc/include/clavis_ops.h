@@ -98,6 +98,12 @@ void clv_conv1d_gelu(clv_threadpool *pool, const float *x, int64_t cin, int64_t 
 int clv_embedding(clv_threadpool *pool, const void *data, int type, int64_t n_cols,
                   const int32_t *ids, int64_t n_ids, float *out);
 
+/* Sampling candidates over a logits row of n floats: the index of the largest (ties: the lower
+ * index; NaN never wins), and the k largest indices best first (same order), into out[k]; returns
+ * how many (min(k, n)). Portable C, single-threaded (a row is a few hundred KiB at most). */
+int64_t clv_argmax_f32(const float *x, int64_t n);
+int64_t clv_top_k_f32(const float *x, int64_t n, int64_t k, int64_t *out);
+
 /* IEEE half -> float, exact (portable; the SIMD variants use F16C / NEON conversions). */
 static inline float clv_half_to_float(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, em = h & 0x7fffu, bits;

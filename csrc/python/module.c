@@ -32,7 +32,9 @@ int clv_py_buffer(PyObject *obj, Py_buffer *view, char fmt, int ndim, int writab
         return -1;
     }
     char got = clv_py_format(view);
-    if (fmt && got != fmt && !(fmt == 'B' && (got == 'b' || got == 'c'))) {
+    /* int64: NumPy says 'l' on LP64 platforms, array('q') says 'q' */
+    int int64_alias = (fmt == 'l' || fmt == 'q') && (got == 'l' || got == 'q') && view->itemsize == 8;
+    if (fmt && got != fmt && !int64_alias && !(fmt == 'B' && (got == 'b' || got == 'c'))) {
         PyErr_Format(PyExc_TypeError, "%s has dtype format '%s', expected '%c'", what,
                      view->format ? view->format : "B", fmt);
         PyBuffer_Release(view);

@@ -62,6 +62,7 @@ static PyObject *py_llm_layers(PyObject *self, PyObject *args) {
     long long pos0;
     if (!PyArg_ParseTuple(args, "OOOOOL|O", &to, &io, &fo, &xo, &po, &pos0, &qo)) return NULL;
     Py_buffer tb, ib, fb, xb, pb, qb = {0};
+    PyObject *ret = NULL;   /* before the first goto: every error path returns it */
     if (qo != Py_None) {
         if (clv_py_buffer(qo, &qb, 'd', 1, 1, "prof") < 0) return NULL;
         if (qb.shape[0] != CLV_LLM_OPS) {
@@ -78,7 +79,6 @@ static PyObject *py_llm_layers(PyObject *self, PyObject *args) {
     if (clv_py_buffer(fo, &fb, 'd', 1, 0, "hp_f") < 0) goto f_i;
     if (clv_py_buffer(xo, &xb, 'f', 2, 1, "x") < 0) goto f_f;
     if (clv_py_buffer(po, &pb, 'i', 1, 0, "positions") < 0) goto f_x;
-    PyObject *ret = NULL;
     clv_llm_layer *layers = NULL;
     const int64_t *hi = ib.buf;
     const double *hf = fb.buf;

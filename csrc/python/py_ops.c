@@ -337,6 +337,73 @@ static PyObject *py_conv1d_gelu(PyObject *self, PyObject *args) {
     return ok ? Py_NewRef(Py_None) : NULL;
 }
 
+/* argmax_f32(row) -> int; top_k_f32(row, k) -> list of ints, best first */
+static PyObject *py_argmax_f32(PyObject *self, PyObject *args) {
+    PyObject *xo;
+    if (!PyArg_ParseTuple(args, "O", &xo)) return NULL;
+    bufs b = {.n = 0};
+    Py_buffer *x = get(&b, xo, 'f', -1, 0, "logits");
+    if (!x) return NULL;
+    int64_t n = (int64_t)(x->len / (Py_ssize_t)sizeof(float)), r = -1;
+    if (n > 0) {
+        Py_BEGIN_ALLOW_THREADS
+        r = clv_argmax_f32(x->buf, n);
+        Py_END_ALLOW_THREADS
+    }
+    release(&b);
+    if (n <= 0) return PyErr_Format(PyExc_ValueError, "argmax of an empty row");
+    return PyLong_FromLongLong(r);
+}
+
+static PyObject *py_top_k_f32(PyObject *self, PyObject *args) {
+    PyObject *xo;
+    long long k;
+    if (!PyArg_ParseTuple(args, "OL", &xo, &k)) return NULL;
+    bufs b = {.n = 0};
+    Py_buffer *x = get(&b, xo, 'f', -1, 0, "logits");
+    if (!x) return NULL;
+    int64_t n = (int64_t)(x->len / (Py_ssize_t)sizeof(float));
+    if (k < 1 || n < 1) {
+        release(&b);
+        return PyErr_Format(PyExc_ValueError, "top_k needs k >= 1 and a non-empty row (k=%lld, n=%lld)",
+                            k, (long long)n);
+    }
+    if (k > n) k = n;
+    int64_t *ids = PyMem_RawMalloc(sizeof(int64_t) * (size_t)k), got = 0;
+    if (!ids) {
+        release(&b);
+        return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS
+    got = clv_top_k_f32(x->buf, n, k, ids);
+    Py_END_ALLOW_THREADS
+    release(&b);
+    PyObject *list = PyList_New((Py_ssize_t)got);
+    for (int64_t i = 0; list && i < got; i++) {
+        PyObject *v = PyLong_FromLongLong(ids[i]);
+        if (!v) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, v);
+    }
+    PyMem_RawFree(ids);
+    return list;
+}
+
+/* buffer_address(obj, writable=False) -> (address, nbytes) of a C-contiguous buffer; the caller
+ * keeps obj alive while the address is used */
+static PyObject *py_buffer_address(PyObject *self, PyObject *args) {
+    PyObject *o;
+    int writable = 0;
+    if (!PyArg_ParseTuple(args, "O|p", &o, &writable)) return NULL;
+    Py_buffer v;
+    if (clv_py_buffer(o, &v, 0, -1, writable, "buffer") < 0) return NULL;
+    PyObject *r = Py_BuildValue("(Kn)", (unsigned long long)(uintptr_t)v.buf, v.len);
+    PyBuffer_Release(&v);
+    return r;
+}
+
 PyMethodDef clv_py_methods_ops[] = {
     {"rms_norm", py_rms_norm, METH_VARARGS, "rms_norm(x, w|None, out, eps)"},
     {"layer_norm", py_layer_norm, METH_VARARGS, "layer_norm(x, w|None, b|None, out, eps)"},
@@ -349,5 +416,8 @@ PyMethodDef clv_py_methods_ops[] = {
     {"embedding", py_embedding, METH_VARARGS, "embedding(data, type, n_cols, ids, out)"},
     {"attention", py_attention, METH_VARARGS, "attention(q, k_cache, v_cache, n_kv, pos0, causal, scale, out)"},
     {"conv1d_gelu", py_conv1d_gelu, METH_VARARGS, "conv1d_gelu(x, w, b|None, stride, padding, out)"},
+    {"argmax_f32", py_argmax_f32, METH_VARARGS, "argmax_f32(row) -> index of the largest (ties: lowest)"},
+    {"top_k_f32", py_top_k_f32, METH_VARARGS, "top_k_f32(row, k) -> the k largest indices, best first"},
+    {"buffer_address", py_buffer_address, METH_VARARGS, "buffer_address(obj, writable=False) -> (address, nbytes)"},
     {NULL, NULL, 0, NULL},
 };

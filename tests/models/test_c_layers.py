@@ -60,11 +60,11 @@ def test_bad_tables_are_refused(tiny_models):
         plan.run(np.zeros((2, dim + 1), np.float32), np.array([0, 1], np.int32), 0)
     with pytest.raises(ClavisError, match="float32"):
         plan.run(x.astype(np.float64), np.array([0, 1], np.int32), 0)
-    bad = klayers.LayerPlan(plan.table.copy(), plan.hp_i, plan.hp_f, [], plan.kv_ptrs)
+    bad = klayers.LayerPlan(np.array(plan.table), plan.hp_i, plan.hp_f, [], plan.kv_ptrs)
     bad.table[0, 8] = 12345                                  # not a ukernel
     with pytest.raises(ClavisError, match="weight 0"):
         bad.run(x, np.array([0, 1], np.int32), 0)
-    bad = klayers.LayerPlan(plan.table.copy(), plan.hp_i, plan.hp_f, [], plan.kv_ptrs)
+    bad = klayers.LayerPlan(np.array(plan.table), plan.hp_i, plan.hp_f, [], plan.kv_ptrs)
     bad.table[1, 9] += 16                                    # wrong n for wq
     with pytest.raises(ClavisError, match="layer 1 weight 0"):
         bad.run(x, np.array([0, 1], np.int32), 0)

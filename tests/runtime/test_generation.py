@@ -138,7 +138,7 @@ def test_logits_rows_match_incremental_decoding(llm):
     full = llm.logits(ids)
     g = llm.generate(ids[:30], max_tokens=0)
     list(g)
-    rows = [llm._decode_one(t)[0] for t in ids[30:]]
+    rows = [np.asarray(llm._decode_one(t))[0] for t in ids[30:]]
     np.testing.assert_allclose(np.array(rows), full[30:], rtol=0,
                                atol=1e-5 * float(full.max() - full.min()))
 

@@ -7,6 +7,10 @@ bytes left (an array claiming 2**40 elements is refused, where gguf-py's reader 
 allocate forever). Every problem becomes a `ClavisError` naming the file and the key or tensor.
 
 Tensor shapes are given in NumPy order: a GGUF weight with ne = [k, n] is shape (n, k).
+
+Reading needs no NumPy: the file is an `mmap` (MappedFile), every tensor a memoryview of it
+(`GGUFTensor.view`), so a GGUF model can load and generate in a process that never imports NumPy
+(~16 MB of resident set less). `GGUFTensor.data` gives the NumPy view when asked for.
 """
 from __future__ import annotations
 
@@ -14,14 +18,17 @@ import mmap
 import operator
 import os
 import struct
+import sys
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from clavis import ClavisError
 from clavis.kernels import _C
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # ggml type id -> (name, block size in elements, bytes per block). Only the types the
 # kernels handle are "supported"; the others are known so the error can name them.
@@ -52,7 +59,9 @@ _STRING, _ARRAY = 8, 9
 def tensor_nbytes(type_name: str, shape: tuple[int, ...]) -> int:
     """Bytes of a tensor of `type_name` with NumPy-order `shape` (last dim = rows' length)."""
     _, block, size = GGML_TYPES[TYPE_IDS[type_name]]
-    n = int(np.prod(shape, dtype=np.int64))
+    n = 1
+    for d in shape:
+        n *= int(d)
     return n // block * size
 
 
@@ -61,14 +70,40 @@ class GGUFTensor:
     name: str
     type: str                 # "f32", "q4_0", ...
     shape: tuple[int, ...]    # NumPy order: (n, k) for a weight with ne = [k, n]
-    data: np.ndarray          # the raw bytes, uint8, memory-mapped (no copy)
+    view: memoryview          # the raw bytes (format "B"), memory-mapped (no copy)
+    offset: int = 0           # where they start in the file
 
     @property
     def nbytes(self) -> int:
-        return int(self.data.nbytes)
+        return len(self.view)
 
-    def to_f32(self) -> np.ndarray:
+    def read(self) -> bytes:
+        """A copy of the raw bytes read from the file (pread), without touching the mapping: for
+        small tensors (norms, biases), whose page-cache folio (up to 2 MiB with large folios)
+        would otherwise be mapped into this process along with them."""
+        found = mapped_file(self.view)
+        if found is None or not hasattr(os, "pread"):
+            return bytes(self.view)
+        m, off = found
+        fd = os.open(m.path, os.O_RDONLY)
+        try:
+            got = os.pread(fd, self.nbytes, off)
+        finally:
+            os.close(fd)
+        if len(got) != self.nbytes:
+            raise ClavisError(f"{m.path}: short read of tensor {self.name!r} (file changed or "
+                              "truncated since it was opened)")
+        return got
+
+    @property
+    def data(self) -> "np.ndarray":
+        """The raw bytes as a read-only uint8 NumPy array over the mapping (no copy)."""
+        import numpy as np
+        return np.frombuffer(self.view, dtype=np.uint8)
+
+    def to_f32(self) -> "np.ndarray":
         """The tensor as float32 (a copy) in its NumPy shape; for small tensors and tests."""
+        import numpy as np
         if self.type == "f32":
             return self.data.view(np.float32).reshape(self.shape).copy()
         if self.type == "f16":
@@ -87,7 +122,7 @@ class GGUFFile:
         self.path = path
         self.metadata = metadata
         self.tensors = tensors
-        self._reader = reader  # keeps the memory map alive
+        self._reader = reader  # the MappedFile: keeps the memory map alive
 
     @property
     def arch(self) -> str:
@@ -105,7 +140,7 @@ class GGUFFile:
         """Take all of the file's pages out of this process's resident set, for once everything
         needed has been copied out: with large page-cache folios, touching one small tensor maps
         up to 2 MiB, and releasing tensor by tensor leaves the neighbours of each range mapped."""
-        release_mapped(self._reader)
+        self._reader.release()
 
     def tensor(self, name: str) -> GGUFTensor:
         if name not in self.tensors:
@@ -117,8 +152,8 @@ class GGUFFile:
 # validation before gguf-py reads anything
 
 class _Scan:
-    def __init__(self, path: str, buf: np.ndarray):
-        self.path, self.buf, self.size, self.off = path, buf, int(buf.shape[0]), 0
+    def __init__(self, path: str, buf: memoryview):
+        self.path, self.buf, self.size, self.off = path, buf, len(buf), 0
 
     def fail(self, what: str) -> ClavisError:
         return ClavisError(f"{self.path}: {what}")
@@ -162,9 +197,10 @@ class _Scan:
             if self.off + count * size > self.size:
                 raise self.fail(f"metadata {what}: array claims {count} elements "
                                 f"({count * size} bytes) but only {self.size - self.off} bytes remain")
-            arr = np.frombuffer(self.buf, dtype=np.dtype(fmt), count=count, offset=self.off)
+            arr = self.buf[self.off:self.off + count * size]
             self.off += count * size
-            return arr.tolist()
+            return arr.cast(fmt[-1]).tolist() if sys.byteorder == "little" else \
+                list(struct.unpack(f"<{count}{fmt[-1]}", arr))
         if itype not in (_STRING, _ARRAY):
             raise self.fail(f"metadata {what}: unknown array element type {itype}")
         min_item = 8 if itype == _STRING else 12
@@ -182,7 +218,7 @@ class _Scan:
         if bad is not None:
             i, self.off, n, is_length = bad
             self.need(n, f"length of {what}[{i}]" if is_length else f"{what}[{i}]")
-        offsets = np.frombuffer(offsets, dtype=np.int64)
+        offsets = memoryview(offsets).cast("q")
         self.off = int(offsets[-1])
         return GGUFStringArray(self.buf, offsets)
 
@@ -194,20 +230,20 @@ class GGUFStringArray(Sequence):
     Python objects until used. `raw()` gives (buffer, offsets) for the C helpers: element i's
     8-byte length starts at offsets[i], its bytes end at offsets[i + 1]."""
 
-    __slots__ = ("_buf", "_off", "_arr")
+    __slots__ = ("_buf", "_off")
     __hash__ = None
 
-    def __init__(self, buf: np.ndarray, offsets: np.ndarray):
-        # a memoryview: slicing np.memmap builds a memmap object per slice (~6 us each)
-        self._buf, self._off, self._arr = memoryview(buf).cast("B"), offsets, buf
+    def __init__(self, buf, offsets):
+        # offsets: int64 (memoryview "q" or array), of len + 1
+        self._buf, self._off = memoryview(buf).cast("B"), offsets
 
-    def raw(self) -> tuple[memoryview, np.ndarray]:
+    def raw(self) -> tuple[memoryview, Any]:
         return self._buf, self._off
 
     def release_pages(self) -> None:
         """Take the array's file pages out of this process's resident set (release_mapped).
         For after a one-time bulk read."""
-        release_mapped(self._arr, int(self._off[0]), int(self._off[-1]))
+        release_mapped(self._buf, int(self._off[0]), int(self._off[-1]))
 
     def to_list(self) -> list[str]:
         """All the strings at once (one C pass)."""
@@ -248,29 +284,89 @@ class GGUFStringArray(Sequence):
         return f"GGUFStringArray([{head}{', ...' if len(self) > 3 else ''}], len={len(self)})"
 
 
-def _memmap_root(arr: np.memmap) -> np.memmap:
+class MappedFile:
+    """A whole file mapped read-only: the buffer the header is parsed from and every tensor's
+    view points into. Live mappings are registered so that release_mapped/mapped_file can find
+    the mapping of any buffer inside one."""
+
+    def __init__(self, path: str):
+        with open(path, "rb") as f:
+            self.mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self.path, self.view = path, memoryview(self.mm)
+        self.base, self.size = _C.buffer_address(self.view)[0], len(self.mm)
+        _MAPPINGS.add(self)
+
+    def release(self, start: int = 0, end: int | None = None) -> None:
+        """Drop bytes [start, end) from the resident set (whole pages: the partial ones at both
+        ends go too); they stay in the page cache and fault back in if read again."""
+        end = self.size if end is None else min(int(end), self.size)
+        a = max(int(start), 0) // mmap.PAGESIZE * mmap.PAGESIZE
+        if end > a and hasattr(mmap, "MADV_DONTNEED"):
+            try:
+                self.mm.madvise(mmap.MADV_DONTNEED, a, end - a)
+            except (OSError, ValueError):
+                pass
+
+
+_MAPPINGS: "weakref.WeakSet[MappedFile]" = weakref.WeakSet()
+
+
+def mapped_file(buf) -> tuple[MappedFile, int] | None:
+    """(the MappedFile, byte offset in its file) of a buffer that lies inside a live mapping
+    (a tensor's view, a NumPy array over one), else None."""
+    try:
+        addr, n = _C.buffer_address(buf)
+    except (TypeError, ValueError):
+        return None
+    for m in list(_MAPPINGS):
+        if m.base <= addr and addr + n <= m.base + m.size:
+            return m, addr - m.base
+    return None
+
+
+def _memmap_root(arr):
     """The np.memmap that owns the mapping a (sliced, reshaped) np.memmap views."""
+    import numpy as np
     root = arr
     while isinstance(getattr(root, "base", None), np.memmap):
         root = root.base
     return root
 
 
-def mapped_file_offset(arr: np.memmap) -> int:
-    """Byte offset in its file of an np.memmap's first element. Slices inherit the root's
-    `offset` attribute, so it is measured from the root instead."""
-    root = _memmap_root(arr)
-    return int(arr.ctypes.data - root.ctypes.data) + int(root.offset)
+def _is_memmap(arr) -> bool:
+    np = sys.modules.get("numpy")     # no NumPy loaded: no np.memmap can exist
+    return np is not None and isinstance(arr, np.memmap)
+
+
+def mapped_file_offset(arr) -> int:
+    """Byte offset in its file of a buffer's first byte: an np.memmap (slices inherit the root's
+    `offset` attribute, so it is measured from the root) or a buffer inside a MappedFile."""
+    if _is_memmap(arr):
+        root = _memmap_root(arr)
+        return int(arr.ctypes.data - root.ctypes.data) + int(root.offset)
+    found = mapped_file(arr)
+    if found is None:
+        raise ClavisError("mapped_file_offset: the buffer is not inside a mapped file")
+    return found[1]
 
 
 def release_mapped(arr, start: int = 0, end: int | None = None) -> None:
-    """Drop bytes [start, end) of `arr` (default: all of it), a read-only np.memmap or a view of
-    one, from this process's resident set: the pages stay in the page cache and fault back in if
-    read again (whole pages, so the partial ones at both ends go too). Anything else is left
-    alone: on anonymous or writable memory MADV_DONTNEED would lose data. Best effort: only the
-    resident-set size is at stake."""
-    if (not isinstance(arr, np.memmap) or arr.flags.writeable or arr.nbytes == 0
-            or not hasattr(mmap, "MADV_DONTNEED")):
+    """Drop bytes [start, end) of `arr` (default: all of it) from this process's resident set:
+    `arr` a read-only np.memmap or a view of one, or any buffer inside a MappedFile (a GGUF
+    tensor's view). The pages stay in the page cache and fault back in if read again (whole
+    pages, so the partial ones at both ends go too). Anything else is left alone: on anonymous
+    or writable memory MADV_DONTNEED would lose data. Best effort: only the resident-set size is
+    at stake."""
+    if not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    if not _is_memmap(arr):
+        found = mapped_file(arr)
+        if found is not None:
+            m, off = found
+            n = len(memoryview(arr).cast("B"))
+            m.release(off + start, off + (n if end is None else end))
+        return
+    if arr.flags.writeable or arr.nbytes == 0:
         return
     root = _memmap_root(arr)
     m = getattr(root, "_mmap", None)
@@ -287,7 +383,7 @@ def release_mapped(arr, start: int = 0, end: int | None = None) -> None:
             pass
 
 
-def _scan(path: str, buf: np.ndarray) -> tuple[dict, list, int]:
+def _scan(path: str, buf: memoryview) -> tuple[dict, list, int]:
     """Parse and validate the header: (metadata, tensor infos, start of the tensor data)."""
     s = _Scan(path, buf)
     s.need(4, "magic")
@@ -362,15 +458,19 @@ def read_gguf(path: str | os.PathLike) -> GGUFFile:
         raise ClavisError(f"{path}: no such file")
     if os.path.getsize(path) == 0:
         raise ClavisError(f"{path}: file is empty")
-    buf = np.memmap(path, dtype=np.uint8, mode="r")
+    try:
+        mf = MappedFile(path)
+    except (OSError, ValueError) as e:
+        raise ClavisError(f"{path}: cannot map the file: {e}") from None
+    buf = mf.view
     metadata, infos, data_start = _scan(path, buf)
     tensors = {}
     for name, dims, tid, offset in infos:
         tname = GGML_TYPES[tid][0]
         shape = tuple(int(d) for d in reversed(dims))
         a = data_start + offset
-        tensors[name] = GGUFTensor(name, tname, shape, buf[a:a + tensor_nbytes(tname, shape)])
-    return GGUFFile(path, metadata, tensors, buf)
+        tensors[name] = GGUFTensor(name, tname, shape, buf[a:a + tensor_nbytes(tname, shape)], a)
+    return GGUFFile(path, metadata, tensors, mf)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,6 +484,7 @@ class TensorSpec:
 
 
 def _add_kv(w, key: str, value: Any) -> None:
+    import numpy as np
     from gguf import GGUFValueType
     if isinstance(value, bool):
         w.add_bool(key, value)
@@ -408,12 +509,13 @@ def _add_kv(w, key: str, value: Any) -> None:
 
 
 def write_gguf(path: str | os.PathLike, arch: str, metadata: dict[str, Any],
-               specs: list[TensorSpec], produce: Callable[[TensorSpec], np.ndarray],
+               specs: list[TensorSpec], produce: Callable[[TensorSpec], "np.ndarray"],
                progress: Callable[[TensorSpec], None] | None = None) -> None:
     """Write a GGUF file tensor by tensor: `produce(spec)` returns the tensor's bytes (any dtype,
     exactly tensor_nbytes(spec.type, spec.shape) bytes), so nothing is held beyond one tensor.
     Integers become uint32 (int32 when negative), floats float32, as llama.cpp expects."""
     import gguf
+    import numpy as np
     w = gguf.GGUFWriter(os.fspath(path), arch, use_temp_file=False)
     for key, value in metadata.items():
         if key != "general.architecture":

@@ -8,10 +8,15 @@ Block formats (q8_0, q4_0) work on blocks of 32 values along the last axis.
 """
 from __future__ import annotations
 
-import numpy as np
+import operator
+from array import array
+from typing import TYPE_CHECKING
 
 from clavis import ClavisError
 from clavis.kernels import _C
+
+if TYPE_CHECKING:
+    import numpy as np
 
 TYPE_IDS = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 8, "bf16": 30}
 TYPE_NAMES = {v: k for k, v in TYPE_IDS.items()}
@@ -23,8 +28,8 @@ def type_id(type) -> int:
         key = type.lower()
         if key in TYPE_IDS:
             return TYPE_IDS[key]
-    elif isinstance(type, (int, np.integer)) and int(type) in TYPE_NAMES:
-        return int(type)
+    elif not isinstance(type, bool) and hasattr(type, "__index__") and operator.index(type) in TYPE_NAMES:
+        return operator.index(type)
     raise ClavisError(f"unsupported tensor type {type!r}; supported: "
                       + ", ".join(f"{n} ({i})" for n, i in TYPE_IDS.items()))
 
@@ -46,8 +51,21 @@ def row_bytes(type, n: int) -> int:
     return n // bs * ts
 
 
-def quantize(x, type) -> np.ndarray:
+def dequantize_values(data, type, n: int) -> "array":
+    """The n float32 values of GGUF bytes `data` (any buffer) as an array("f"), without NumPy
+    (the runtime's norms and biases)."""
+    tid = type_id(type)
+    out = array("f", bytes(4 * int(n)))
+    try:
+        _C.dequantize(data, out, tid)
+    except (ValueError, TypeError) as e:
+        raise ClavisError(f"dequantize: {e}") from None
+    return out
+
+
+def quantize(x, type) -> "np.ndarray":
     """GGUF bytes of float32 `x` (rows along the last axis), shape (..., row_bytes)."""
+    import numpy as np
     tid = type_id(type)
     if not isinstance(x, np.ndarray):
         x = np.asarray(x)
@@ -62,8 +80,9 @@ def quantize(x, type) -> np.ndarray:
     return out
 
 
-def dequantize(data, type, shape) -> np.ndarray:
+def dequantize(data, type, shape) -> "np.ndarray":
     """Float32 values of GGUF bytes `data` for a tensor of `shape` (last axis = row)."""
+    import numpy as np
     tid = type_id(type)
     shape = tuple(int(s) for s in (shape if isinstance(shape, (tuple, list)) else (shape,)))
     if not shape or any(s < 0 for s in shape):

@@ -12,11 +12,12 @@ and KV cache arrays, and keeps references to all of them so they stay alive whil
 `hp`: dim, n_heads, n_kv_heads, head_dim, ffn_dim, n_rot, neox, eps, theta, att_scale,
 freq_factors (or None). `layers`: objects with attn_norm, ffn_norm, wq, wk, wv, wo, w_gate, w_up,
 w_down (PackedWeight), bq/bk/bv (or None), q_norm/k_norm (must be None). `kv`: .k/.v lists of
-[n_kv_heads, n_ctx, head_dim] float16/float32 arrays.
+[n_kv_heads, n_ctx, head_dim] float16/float32 buffers (NumPy arrays or memoryview casts).
+No NumPy here: everything is a buffer (array, memoryview), so the runtime can run without it.
 """
 from __future__ import annotations
 
-import numpy as np
+from array import array
 
 from clavis import ClavisError
 from clavis.kernels import _C
@@ -32,7 +33,7 @@ class DecodeProfile:
     head: final norm + logits; forward: whole forwards; tokens: how many were counted."""
 
     def __init__(self):
-        self.ops = np.zeros(len(OP_NAMES), dtype=np.float64)
+        self.ops = array("d", bytes(8 * len(OP_NAMES)))
         self.head = self.forward = 0.0
         self.tokens = 0
 
@@ -43,20 +44,38 @@ class DecodeProfile:
         n = max(self.tokens, 1)
         ms = {name: 1e3 * t / n for name, t in zip(OP_NAMES, self.ops)}
         ms["head"] = 1e3 * self.head / n
-        ms["forward_other"] = 1e3 * (self.forward - self.head - float(self.ops.sum())) / n
+        ms["forward_other"] = 1e3 * (self.forward - self.head - float(sum(self.ops))) / n
         if token_s is not None:
             ms["outside_forward"] = 1e3 * token_s - 1e3 * self.forward / n
         return ms
 
 
-def _ptr(a, refs: list, dtype, size: int | None = None) -> int:
+_ITEM = {"f": 4, "e": 2, "B": 1, "b": 1}
+
+
+def _fmt(a) -> tuple[str, tuple[int, ...]]:
+    """(format, shape) of a C-contiguous buffer; ValueError otherwise."""
+    mv = memoryview(a)
+    if not mv.c_contiguous:
+        raise ValueError
+    return mv.format.lstrip("<=@"), tuple(mv.shape)
+
+
+def _ptr(a, refs: list, fmt: str, size: int | None = None) -> int:
+    """Address of buffer `a` of format fmt ("f" f32, "e" f16, "B" bytes) holding `size`
+    elements, kept alive by refs; 0 for None. ValueError when it does not fit."""
     if a is None:
         return 0
-    if (not isinstance(a, np.ndarray) or a.dtype != dtype or not a.flags.c_contiguous
-            or (size is not None and a.size != size)):
+    f, shape = _fmt(a)
+    if f != fmt and not (fmt == "B" and f in ("b", "c")):
+        raise ValueError
+    n = 1
+    for d in shape:
+        n *= d
+    if size is not None and n != size:
         raise ValueError
     refs.append(a)
-    return int(a.ctypes.data)
+    return int(_C.buffer_address(a)[0])
 
 
 class LayerPlan:
@@ -70,21 +89,21 @@ class LayerPlan:
         uks: dict = {}
         D, hkv = hp["head_dim"], hp["n_kv_heads"]
         try:
-            n_ctx = int(kv.k[0].shape[1])
-            kdt = kv.k[0].dtype
-            if kdt not in (np.float16, np.float32):
+            kdt, kshape = _fmt(kv.k[0])
+            n_ctx = int(kshape[1])
+            if kdt not in ("e", "H", "f"):     # "H": f16 bit patterns (runtime.kv_cache)
                 return None
             rows = []
             for i, L in enumerate(layers):
                 if getattr(L, "q_norm", None) is not None or getattr(L, "k_norm", None) is not None:
                     return None
                 kc, vc = kv.k[i], kv.v[i]
-                if kc.shape != (hkv, n_ctx, D) or vc.shape != kc.shape or vc.dtype != kdt:
+                if _fmt(kc) != (kdt, (hkv, n_ctx, D)) or _fmt(vc) != _fmt(kc):
                     return None
-                row = [_ptr(L.attn_norm, refs, np.float32, hp["dim"]),
-                       _ptr(L.ffn_norm, refs, np.float32, hp["dim"]),
-                       _ptr(L.bq, refs, np.float32), _ptr(L.bk, refs, np.float32),
-                       _ptr(L.bv, refs, np.float32), _ptr(kc, refs, kdt), _ptr(vc, refs, kdt)]
+                row = [_ptr(L.attn_norm, refs, "f", hp["dim"]),
+                       _ptr(L.ffn_norm, refs, "f", hp["dim"]),
+                       _ptr(L.bq, refs, "f"), _ptr(L.bk, refs, "f"),
+                       _ptr(L.bv, refs, "f"), _ptr(kc, refs, kdt), _ptr(vc, refs, kdt)]
                 for name in LAYER_WEIGHTS:
                     w = getattr(L, name)
                     if not isinstance(w, PackedWeight):
@@ -92,19 +111,22 @@ class LayerPlan:
                     key = (w._tid, w.variant)
                     if key not in uks:
                         uks[key] = _C.matmul_ukernel_ptr(w._tid, w.variant)
-                    row += [_ptr(w.packed, refs, np.uint8), uks[key], w.n]
+                    row += [_ptr(w.packed, refs, "B"), uks[key], w.n]
                 rows.append(row)
         except (ValueError, AttributeError, IndexError, TypeError):
             return None
         ff = hp.get("freq_factors")
         ffp = 0
         if ff is not None:
-            ff = np.ascontiguousarray(ff, dtype=np.float32)
-            ffp = _ptr(ff, refs, np.float32, hp["n_rot"] // 2)
-        hp_i = np.array([hp["dim"], hp["n_heads"], hkv, D, hp["ffn_dim"], n_ctx, hp["n_rot"],
-                         int(bool(hp["neox"])), int(kdt == np.float16), ffp], dtype=np.int64)
-        hp_f = np.array([hp["eps"], hp["theta"], hp["att_scale"]], dtype=np.float64)
-        table = np.array(rows, dtype=np.int64).reshape(len(rows), 28)
+            try:
+                ffp = _ptr(ff, refs, "f", hp["n_rot"] // 2)
+            except ValueError:
+                return None
+        hp_i = array("q", [hp["dim"], hp["n_heads"], hkv, D, hp["ffn_dim"], n_ctx, hp["n_rot"],
+                           int(bool(hp["neox"])), int(kdt != "f"), ffp])
+        hp_f = array("d", [hp["eps"], hp["theta"], hp["att_scale"]])
+        flat = array("q", [v for row in rows for v in row])
+        table = memoryview(flat).cast("B").cast("q", (len(rows), 28)) if rows else flat
         # the plan references these arrays, so their ids stay unique while it lives
         kv_ids = [id(a) for a in kv.k] + [id(a) for a in kv.v]
         return cls(table, hp_i, hp_f, refs, kv_ids)
@@ -116,15 +138,13 @@ class LayerPlan:
         except (AttributeError, TypeError):
             return False
 
-    def run(self, x: np.ndarray, positions: np.ndarray, pos0: int,
-            prof: np.ndarray | None = None) -> np.ndarray:
-        """All layers over x f32[T, dim] (in place) at `positions` (int32[T]); with prof
-        (float64[len(OP_NAMES)]), each step's seconds are added to it."""
-        if x.dtype != np.float32 or x.ndim != 2 or not x.flags.c_contiguous or not x.flags.writeable:
-            raise ClavisError("LayerPlan.run: x must be a writable C-contiguous float32 [T, dim]")
+    def run(self, x, positions, pos0: int, prof=None):
+        """All layers over x f32[T, dim] (in place; a writable C-contiguous 2-D buffer) at
+        `positions` (int32[T] buffer); with prof (float64[len(OP_NAMES)]), each step's seconds
+        are added to it."""
         try:
-            _C.llm_layers(self.table, self.hp_i, self.hp_f, x,
-                          np.ascontiguousarray(positions, dtype=np.int32), int(pos0), prof)
+            _C.llm_layers(self.table, self.hp_i, self.hp_f, x, positions, int(pos0), prof)
         except (ValueError, TypeError) as e:
-            raise ClavisError(f"LayerPlan.run: {e}") from None
+            raise ClavisError(f"LayerPlan.run: x must be a writable C-contiguous float32 "
+                              f"[T, dim], positions int32[T] ({e})") from None
         return x

@@ -9,22 +9,61 @@ on the raw GGUF rows (`w.layout["raw"]`, e.g. Q8_0 "avx512vnni_raw" and the scal
 nothing: `w.packed` is then the caller's uint8 array itself (for a GGUF tensor, a slice of the
 memory-mapped file, kept alive by the reference), so loading such a weight copies no bytes. For q8_0/q4_0 weights X is
 quantized per call to int8 blocks exactly as GGUF Q8_0, and the integer dot products are exact.
+
+NumPy is the face of `matmul`/`matmul_multi` (imported when they are called); PackedWeight and
+`matmul_into` take any buffer (memoryview, array, mmap, NumPy array), so the LLM runtime can
+run without NumPy in the process.
 """
 from __future__ import annotations
 
-import numpy as np
+import mmap
+import sys
+from typing import TYPE_CHECKING
 
 from clavis import ClavisError
 from clavis.kernels import _C
 from clavis.kernels import formats
 
-_ALIGN = 64
+if TYPE_CHECKING:
+    import numpy as np
+
+_HUGE_MIN = 4 << 20     # as NumPy's allocator: large buffers ask for transparent huge pages
 
 
-def _aligned_empty(nbytes: int) -> np.ndarray:
-    raw = np.empty(nbytes + _ALIGN, dtype=np.uint8)
-    off = (-raw.ctypes.data) % _ALIGN
-    return raw[off:off + nbytes]
+def aligned_buffer(nbytes: int) -> memoryview:
+    """A zeroed, writable, page-aligned buffer (an anonymous mapping; pages are committed as they
+    are written), as a memoryview of format "B"."""
+    m = mmap.mmap(-1, max(int(nbytes), 1))
+    if nbytes >= _HUGE_MIN and hasattr(mmap, "MADV_HUGEPAGE"):
+        try:
+            m.madvise(mmap.MADV_HUGEPAGE)
+        except OSError:
+            pass
+    return memoryview(m)[:int(nbytes)]
+
+
+def _flat_bytes(data, who: str):
+    """data as a flat C-contiguous byte buffer (NumPy arrays stay NumPy: an np.memmap keeps its
+    file offset), or None when it is float32 values (to be quantized)."""
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(data, np.ndarray):
+        if data.dtype == np.float32:
+            return None
+        if data.dtype != np.uint8:
+            raise ClavisError(f"{who}: data must be uint8 GGUF bytes or float32, got {data.dtype}")
+        return data.reshape(-1) if data.flags.c_contiguous else np.ascontiguousarray(data).reshape(-1)
+    try:
+        mv = memoryview(data)
+    except TypeError:
+        raise ClavisError(f"{who}: data must be a buffer of GGUF bytes or float32 values, got "
+                          f"{type(data).__name__}") from None
+    if mv.format == "f":
+        return None
+    if not mv.c_contiguous:
+        raise ClavisError(f"{who}: data must be C-contiguous")
+    if mv.format not in ("B", "b", "c"):
+        raise ClavisError(f"{who}: data must be uint8 GGUF bytes or float32, got format {mv.format!r}")
+    return mv.cast("B") if mv.ndim != 1 or mv.format != "B" else mv
 
 
 class PackedWeight:
@@ -42,18 +81,18 @@ class PackedWeight:
         self.n, self.k = int(n), int(k)
         if self.n < 1 or self.k < 1:
             raise ClavisError(f"PackedWeight: bad shape [{n}, {k}]")
-        data = np.asarray(data) if not isinstance(data, np.ndarray) else data
-        if data.dtype == np.float32:
+        flat = _flat_bytes(data, "PackedWeight")
+        if flat is None:                        # float32 values: quantized first (NumPy)
+            import numpy as np
+            data = np.asarray(data, dtype=np.float32)
             if data.shape != (self.n, self.k):
                 raise ClavisError(f"PackedWeight: float32 weight has shape {data.shape}, "
                                   f"expected [{self.n}, {self.k}]")
-            data = formats.quantize(data, tid)
-        elif data.dtype != np.uint8:
-            raise ClavisError(f"PackedWeight: data must be uint8 GGUF bytes or float32, got {data.dtype}")
+            flat = formats.quantize(data, tid).reshape(-1)
         want = formats.row_bytes(tid, self.k) * self.n
-        if data.size != want:
+        if flat.nbytes != want:
             raise ClavisError(f"PackedWeight: a {self.type} weight [{self.n}, {self.k}] has {want} "
-                              f"bytes, got {data.size}")
+                              f"bytes, got {flat.nbytes}")
         try:
             info = _C.matmul_info(tid, variant)
             if self.k % info["kb"]:
@@ -62,12 +101,10 @@ class PackedWeight:
             self.variant = info["variant"]
             self.layout = dict(info, n_tiles=-(-self.n // info["nr"]))
             self.raw = bool(info["raw"])
-            # reshape keeps an np.memmap an np.memmap (its pages can be released later)
-            flat = data.reshape(-1) if data.flags.c_contiguous else np.ascontiguousarray(data).reshape(-1)
             if self.raw:     # zero-copy: the kernels read these bytes (any alignment) directly
                 self.packed = flat
             else:
-                self.packed = _aligned_empty(_C.matmul_packed_size(tid, self.variant, self.n, self.k))
+                self.packed = aligned_buffer(_C.matmul_packed_size(tid, self.variant, self.n, self.k))
                 _C.matmul_pack(flat, self.packed, tid, self.variant, self.n, self.k)
         except ValueError as e:
             raise ClavisError(f"PackedWeight: {e}") from None
@@ -104,8 +141,18 @@ def zero_copy_variant(type) -> str | None:
     return None
 
 
-def _out_array(out, shape: tuple[int, ...], who: str) -> np.ndarray:
+def matmul_into(x, w: PackedWeight, out) -> None:
+    """out = X W^T without NumPy: x f32 [M, K] and out f32 [M, N] as 2-D buffers (memoryview
+    casts, arrays; C-contiguous). The runtime's decode path."""
+    try:
+        _C.matmul(x, w.packed, out, w._tid, w.variant, w.n, w.k)
+    except (ValueError, TypeError) as e:
+        raise ClavisError(f"matmul: {e}") from None
+
+
+def _out_array(out, shape: tuple[int, ...], who: str) -> "np.ndarray":
     """`out` checked to be a C-contiguous float32 array of `shape`, or a new one when None."""
+    import numpy as np
     if out is None:
         return np.empty(shape, dtype=np.float32)
     if (not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != shape
@@ -114,8 +161,9 @@ def _out_array(out, shape: tuple[int, ...], who: str) -> np.ndarray:
     return out
 
 
-def matmul(x, w: PackedWeight, out: np.ndarray | None = None) -> np.ndarray:
+def matmul(x, w: PackedWeight, out: "np.ndarray | None" = None) -> "np.ndarray":
     """Y = X W^T: x f32[M, K] (or f32[K]) -> f32[M, N] (or f32[N])."""
+    import numpy as np
     if not isinstance(w, PackedWeight):
         raise ClavisError(f"matmul: w must be a PackedWeight, got {type(w).__name__}")
     x = np.asarray(x)
@@ -135,7 +183,7 @@ def matmul(x, w: PackedWeight, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def matmul_multi(x, ws, outs=None) -> list[np.ndarray]:
+def matmul_multi(x, ws, outs=None) -> "list[np.ndarray]":
     """[X W_i^T for W_i in ws]: x f32[M, K] -> f32[M, N_i] each (or f32[N_i] for x f32[K]).
     Weights of one type, variant and K (Q/K/V, gate/up) share ONE quantization of X and one
     pool job, which saves per-call work in decode; results equal matmul(x, w_i) bit for bit.
@@ -149,6 +197,7 @@ def matmul_multi(x, ws, outs=None) -> list[np.ndarray]:
     same = all(w._tid == w0._tid and w.variant == w0.variant and w.k == w0.k for w in ws)
     if not same or len(ws) > 8:
         return [matmul(x, w, o) for w, o in zip(ws, outs)]
+    import numpy as np
     x = np.asarray(x)
     if x.dtype != np.float32 or x.ndim not in (1, 2) or x.shape[-1] != w0.k:
         raise ClavisError(f"matmul_multi: x must be float32 [M, {w0.k}] or [{w0.k}], got "

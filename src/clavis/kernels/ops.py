@@ -27,7 +27,11 @@ def _f32(name: str, op: str, a, allow_none: bool = False):
     if a is None and allow_none:
         return None
     if not isinstance(a, np.ndarray):
-        raise ClavisError(f"ops.{op}: {name} must be a numpy float32 array, got {type(a).__name__}")
+        try:
+            a = np.asarray(memoryview(a))        # array("f"), memoryview casts: no copy
+        except TypeError:
+            raise ClavisError(f"ops.{op}: {name} must be a float32 array, got "
+                              f"{type(a).__name__}") from None
     if a.dtype != np.float32:
         raise ClavisError(f"ops.{op}: {name} must be float32, got {a.dtype}")
     return np.ascontiguousarray(a)

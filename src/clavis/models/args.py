@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from clavis import ClavisError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass
@@ -178,11 +179,17 @@ class ModelArgs:
     def hf_extra_config(self) -> dict[str, Any]:
         return {"attention_bias": False, "mlp_bias": False}
 
-    def rope_freq_factors(self) -> np.ndarray | None:
-        """llama3 rope scaling as per-frequency divisors (GGUF's rope_freqs tensor), or None."""
+    def llama3_rope(self) -> bool:
+        """Whether rope is scaled the llama3 way (the model has a rope_freqs tensor)."""
         s = self.rope_scaling
-        if not s or s.get("rope_type", s.get("type")) != "llama3":
+        return bool(s) and s.get("rope_type", s.get("type")) == "llama3"
+
+    def rope_freq_factors(self) -> "np.ndarray | None":
+        """llama3 rope scaling as per-frequency divisors (GGUF's rope_freqs tensor), or None."""
+        if not self.llama3_rope():
             return None
+        import numpy as np
+        s = self.rope_scaling
         factor = float(s["factor"])
         lo, hi = float(s.get("low_freq_factor", 1.0)), float(s.get("high_freq_factor", 4.0))
         old_ctx = float(s.get("original_max_position_embeddings", 8192))

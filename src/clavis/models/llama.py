@@ -10,22 +10,30 @@ Forward, per layer (T new tokens, shapes in comments):
   x[T,dim] -> rms_norm -> q[T,Hq*D] k,v[T,Hkv*D] -> rope(q,k) -> KV cache -> attention
   -> wo -> +x -> rms_norm -> silu(gate)*up -> down -> +x
 Every intermediate goes through `hook(name, array)` when given (names as in `HOOK_NAMES`).
+
+Two paths, the same kernels in the same order (bit-identical): `forward_buffer` runs all layers
+in one C call (kernels.layers.LayerPlan) on plain buffers, without NumPy, and is what generation
+uses; the layer-by-layer Python path (`_block`, NumPy; hooks always take it) is the reference.
+`forward` returns NumPy arrays either way.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
+from array import array
 from dataclasses import dataclass
-from typing import Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable
 
 from clavis import ClavisError
 from clavis.kernels.layers import LAYER_WEIGHTS
 from clavis.models.args import ModelArgs
 from clavis.models.weights import GGUFSource, HFSource, WeightSource, permute_qk
 
-Hook = Callable[[str, np.ndarray], None]
+if TYPE_CHECKING:
+    import numpy as np
+
+Hook = Callable[[str, "np.ndarray"], None]
 HOOK_NAMES = ("inp_embd", "attn_norm", "q", "k", "v", "q_rope", "k_rope", "attn", "attn_out",
               "ffn_inp", "ffn_norm", "ffn_act", "ffn_out", "l_out", "result_norm", "result_output")
 
@@ -75,7 +83,7 @@ class LlamaModel:
         t = {"token_embd.weight": (a.vocab_size, a.dim), "output_norm.weight": (a.dim,)}
         if not a.tied:
             t["output.weight"] = (a.vocab_size, a.dim)
-        if a.rope_freq_factors() is not None:
+        if a.llama3_rope():
             t["rope_freqs.weight"] = (a.n_rot // 2,)
         for i in range(a.n_layers):
             t.update({f"blk.{i}.{s}": shp for s, shp in cls.layer_shapes(a).items()})
@@ -188,40 +196,82 @@ class LlamaModel:
 
     # ---- forward -------------------------------------------------------------------------------
     def forward(self, ids, pos0: int, kv, all_logits: bool = False,
-                hook: Hook | None = None) -> np.ndarray:
+                hook: Hook | None = None) -> "np.ndarray":
         """Run T = len(ids) tokens at positions pos0.. through the model, writing their K/V into
-        `kv` (any object with lists .k/.v of [Hkv, n_ctx, D] arrays). Returns logits
-        f32[T, vocab] (all_logits) or f32[1, vocab] (the last position)."""
+        `kv` (any object with lists .k/.v of [Hkv, n_ctx, D] buffers). Returns logits
+        f32[T, vocab] (all_logits) or f32[1, vocab] (the last position), as a NumPy array."""
+        import numpy as np
+        return np.asarray(self.forward_buffer(ids, pos0, kv, all_logits, hook))
+
+    def forward_buffer(self, ids, pos0: int, kv, all_logits: bool = False,
+                       hook: Hook | None = None):
+        """forward(), returning the logits as a 2-D float32 buffer (a memoryview from the C
+        path, which needs no NumPy; a NumPy array from the Python path)."""
         with self._forward_lock:     # weights are swapped only between forwards (pack_deferred)
             if self._packed_q is not None:
                 self._apply_packed()
+            ids = self._check_ids(ids, pos0, kv)
+            plan = self._layer_plan(kv) if hook is None else None
+            if plan is not None:
+                return self._forward_c(plan, ids, pos0, all_logits)
             return self._forward(ids, pos0, kv, all_logits, hook)
 
-    def _forward(self, ids, pos0: int, kv, all_logits: bool = False,
-                 hook: Hook | None = None) -> np.ndarray:
-        from clavis.kernels import ops
-        ids = np.ascontiguousarray(ids, dtype=np.int32).reshape(-1)
-        T = ids.shape[0]
-        if T == 0:
+    def _check_ids(self, ids, pos0: int, kv) -> list[int]:
+        try:
+            ids = [int(i) for i in (ids.reshape(-1).tolist() if hasattr(ids, "reshape") else ids)]
+        except (TypeError, ValueError):
+            raise ClavisError("forward needs a sequence of integer token ids") from None
+        if not ids:
             raise ClavisError("forward needs at least one token")
-        if pos0 + T > kv.n_ctx:
-            raise ClavisError(f"context full: {pos0} + {T} tokens > n_ctx {kv.n_ctx}")
-        if ids.min() < 0 or ids.max() >= self.args.vocab_size:
+        if pos0 + len(ids) > kv.n_ctx:
+            raise ClavisError(f"context full: {pos0} + {len(ids)} tokens > n_ctx {kv.n_ctx}")
+        if min(ids) < 0 or max(ids) >= self.args.vocab_size:
             raise ClavisError(f"token id out of range 0..{self.args.vocab_size - 1}")
-        hook = hook or _no_hook
+        return ids
+
+    def _forward_c(self, plan, ids: list[int], pos0: int, all_logits: bool):
+        """All layers in one C call, on buffers (no NumPy): embedding rows read from the file,
+        the layer plan, the final norm and the output head."""
+        from clavis.kernels import _C
+        from clavis.kernels.matmul import matmul_into
+        a, T = self.args, len(ids)
         prof = self.profile if T == 1 else None            # a DecodeProfile counts decode steps
         t_start = time.perf_counter() if prof else 0.0
-        rows = self.embd.gather(ids)                          # read from the file, not mapped
+        rows = self.embd.gather(ids)                       # read from the file, not mapped
+        x = _floats(T, a.dim)
+        try:
+            _C.embedding(rows, self.embd.type_id, a.dim, array("i", range(T)), x)
+        except (ValueError, TypeError, IndexError) as e:
+            raise ClavisError(f"embedding: {e}") from None
+        plan.run(x, array("i", range(pos0, pos0 + T)), pos0, prof.ops if prof else None)
+        t_head = time.perf_counter() if prof else 0.0
+        n = T if all_logits else 1
+        xs = x if all_logits else x.cast("B")[(T - 1) * a.dim * 4:].cast("f", (1, a.dim))
+        h = _floats(n, a.dim)
+        _C.rms_norm(xs, self.output_norm, h, float(a.norm_eps))
+        logits = _floats(n, self.output.n)
+        matmul_into(h, self.output, logits)                                # [T|1, vocab]
+        if prof:
+            _count(prof, t_start, t_head)
+        return logits
+
+    def _forward(self, ids: list[int], pos0: int, kv, all_logits: bool = False,
+                 hook: Hook | None = None) -> "np.ndarray":
+        """Layer by layer in Python (NumPy); every intermediate goes through `hook`."""
+        import numpy as np
+        from clavis.kernels import ops
+        ids = np.asarray(ids, dtype=np.int32)
+        T = ids.shape[0]
+        hook = hook or _no_hook
+        prof = self.profile if T == 1 else None
+        t_start = time.perf_counter() if prof else 0.0
+        rows = np.asarray(self.embd.gather(ids.tolist()))             # read from the file
         x = ops.embedding(rows.reshape(-1), self.embd.type, self.args.dim,
                           np.arange(T, dtype=np.int32))                    # [T, dim]
         hook("inp_embd", x)
         pos = np.arange(pos0, pos0 + T, dtype=np.int32)
-        plan = self._layer_plan(kv) if hook is _no_hook else None
-        if plan is not None:                     # all layers in one C call (same kernels)
-            x = plan.run(np.ascontiguousarray(x), pos, pos0, prof.ops if prof else None)
-        else:
-            for i, L in enumerate(self.layers):
-                x = self._block(i, L, x, pos, pos0, kv, hook)
+        for i, L in enumerate(self.layers):
+            x = self._block(i, L, x, pos, pos0, kv, hook)
         if not all_logits:
             x = np.ascontiguousarray(x[-1:])
         t_head = time.perf_counter() if prof else 0.0
@@ -230,10 +280,7 @@ class LlamaModel:
         logits = self._matmul(x, self.output)                                # [T|1, vocab]
         hook("result_output", logits)
         if prof:
-            t_end = time.perf_counter()
-            prof.head += t_end - t_head
-            prof.forward += t_end - t_start
-            prof.tokens += 1
+            _count(prof, t_start, t_head)
         return logits
 
     # bytes of packed copies made ahead of the forwards that swap them in (see pack_deferred)
@@ -296,7 +343,7 @@ class LlamaModel:
 
     def _layer_plan(self, kv):
         """The C layer plan for this KV cache (cached on it), or None for the Python path."""
-        if not self.use_c_layers:
+        if not self.use_c_layers or getattr(self.embd, "type_id", None) is None:
             return None
         from clavis.kernels.layers import LayerPlan
         cached = getattr(kv, "_clavis_plan", None)
@@ -307,7 +354,7 @@ class LlamaModel:
         a = self.args
         hp = dict(dim=a.dim, n_heads=a.n_heads, n_kv_heads=a.n_kv_heads, head_dim=a.head_dim,
                   ffn_dim=a.ffn_dim, n_rot=a.n_rot, neox=a.neox, eps=a.norm_eps,
-                  theta=a.rope_theta, att_scale=1.0 / float(np.sqrt(a.head_dim)),
+                  theta=a.rope_theta, att_scale=1.0 / math.sqrt(a.head_dim),
                   freq_factors=self.freq_factors)
         plan = LayerPlan.build(hp, self.layers, kv)
         try:
@@ -352,10 +399,10 @@ class LlamaModel:
         ops.rope(q, pos, a.rope_theta, a.neox, a.n_rot, self.freq_factors)
         ops.rope(k, pos, a.rope_theta, a.neox, a.n_rot, self.freq_factors)
         hook_i("q_rope", q), hook_i("k_rope", k)
-        kc, vc = kv.k[i], kv.v[i]                                           # [Hkv, n_ctx, D]
+        kc, vc = _np_cache(kv, kv.k[i]), _np_cache(kv, kv.v[i])           # [Hkv, n_ctx, D]
         kc[:, pos0:pos0 + T, :] = k.transpose(1, 0, 2)
         vc[:, pos0:pos0 + T, :] = v.transpose(1, 0, 2)
-        att = ops.attention(q, kc, vc, pos0 + T, pos0, True, 1.0 / float(np.sqrt(D)))
+        att = ops.attention(q, kc, vc, pos0 + T, pos0, True, 1.0 / math.sqrt(D))
         hook_i("attn", att)
         o = self._matmul(att.reshape(T, a.n_heads * D), L.wo)                # [T, dim]
         hook_i("attn_out", o)
@@ -374,3 +421,25 @@ class LlamaModel:
 
 def _no_hook(name, arr):
     pass
+
+
+def _count(prof, t_start: float, t_head: float) -> None:
+    """Add one forward (started at t_start, its head at t_head) to a DecodeProfile."""
+    t_end = time.perf_counter()
+    prof.head += t_end - t_head
+    prof.forward += t_end - t_start
+    prof.tokens += 1
+
+
+def _floats(rows: int, cols: int) -> memoryview:
+    """A zeroed float32 [rows, cols] buffer (memoryview), no NumPy."""
+    return memoryview(bytearray(4 * rows * cols)).cast("f", (rows, cols))
+
+
+def _np_cache(kv, buf):
+    """The NumPy view of a KV cache entry (runtime.kv_cache keeps f16 as 16-bit patterns)."""
+    to_np = getattr(kv, "array", None)
+    if to_np is not None:
+        return to_np(buf)
+    import numpy as np
+    return np.asarray(buf)

@@ -4,18 +4,23 @@ GGUF layout, so the model code sees one convention.
 
 `WeightSource.packed(name)` -> kernels.matmul.PackedWeight, `.f32(name)` -> small f32 arrays
 (norms, biases), `.table(name)` -> (raw bytes, type) for embedding row lookups.
+
+A GGUF source needs no NumPy (buffers: memoryviews of the mapped file, array("f") for the small
+f32 tensors); an HF source works in NumPy arrays.
 """
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import weakref
-from typing import Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable
 
 from clavis import ClavisError
-from clavis.formats.gguf import SUPPORTED_TYPES, mapped_file_offset, release_mapped
+from clavis.formats.gguf import SUPPORTED_TYPES, mapped_file, mapped_file_offset, release_mapped
+
+if TYPE_CHECKING:
+    import numpy as np
 
 QUANTS = ("f32", "f16", "q8_0", "q4_0")
 
@@ -32,10 +37,10 @@ class WeightSource:
     def packed(self, name: str):
         raise NotImplementedError
 
-    def f32(self, name: str) -> np.ndarray:
+    def f32(self, name: str):
         raise NotImplementedError
 
-    def table(self, name: str) -> tuple[np.ndarray, str]:
+    def table(self, name: str) -> tuple[object, str]:
         raise NotImplementedError
 
     def table_rows(self, name: str) -> "TableRows":
@@ -75,9 +80,10 @@ class GGUFSource(WeightSource):
         if t.type not in SUPPORTED_TYPES:
             self._dequant(t, rows=1)
 
-    def _dequant(self, t, rows: int | None = None) -> np.ndarray:
+    def _dequant(self, t, rows: int | None = None) -> "np.ndarray":
         """f32 values of a tensor in a type the kernels lack (gguf-py's NumPy dequantizers)."""
         import gguf
+        import numpy as np
         from clavis.formats.gguf import TYPE_IDS
         n_rows = int(np.prod(t.shape[:-1], dtype=np.int64)) if len(t.shape) > 1 else 1
         data = np.asarray(t.data).reshape(n_rows, -1)
@@ -91,7 +97,7 @@ class GGUFSource(WeightSource):
         return np.ascontiguousarray(out, dtype=np.float32).reshape(-1 if rows else t.shape[0],
                                                                     *t.shape[1:])
 
-    def _requant(self, name) -> np.ndarray:
+    def _requant(self, name) -> "np.ndarray":
         t = self.gf.tensor(name)
         self.requantized.append((name, t.type))
         return self._dequant(t)
@@ -104,24 +110,32 @@ class GGUFSource(WeightSource):
             raw = (kmm.zero_copy_variant(t.type) if self.defer_pack and t.type in self.DEFER_TYPES
                    and name.startswith("blk.") else None)   # the output head is packed now
             if raw is not None:
-                return kmm.PackedWeight(t.data, t.type, n, k, variant=raw)  # its pages stay
-            w = kmm.PackedWeight(t.data, t.type, n, k)
+                return kmm.PackedWeight(t.view, t.type, n, k, variant=raw)  # its pages stay
+            w = kmm.PackedWeight(t.view, t.type, n, k)
         else:
             w = kmm.PackedWeight(self._requant(name), self.REQUANT if k % 32 == 0 else "f16", n, k)
         if not w.raw:
-            release_mapped(t.data)   # packed: the file's copy need not stay resident (peak RSS)
+            release_mapped(t.view)   # packed: the file's copy need not stay resident (peak RSS)
         return w   # raw (zero-copy): w.packed IS the mapped file slice; its pages are the weight
 
     def f32(self, name):
+        """The tensor's values as a flat array("f") (norms, biases: small; no NumPy)."""
+        from array import array
+        from clavis.kernels import formats as kformats
         t = self.gf.tensor(name)
-        arr = t.to_f32() if t.type in SUPPORTED_TYPES else self._dequant(t)
-        return np.ascontiguousarray(arr, dtype=np.float32)
+        if t.type not in SUPPORTED_TYPES:
+            return array("f", self._dequant(t).reshape(-1).tobytes())
+        n = 1
+        for d in t.shape:
+            n *= d
+        return kformats.dequantize_values(t.read(), t.type, n)   # pread: no folio mapped
 
     def table(self, name):
         from clavis.kernels import formats as kformats
         t = self.gf.tensor(name)
         if t.type in SUPPORTED_TYPES:
-            return t.data, t.type
+            return t.view, t.type
+        import numpy as np
         arr = self._requant(name)
         q = self.REQUANT if arr.shape[-1] % 32 == 0 else "f16"
         return np.ascontiguousarray(kformats.quantize(arr, q)).reshape(-1), q
@@ -131,7 +145,7 @@ class HFSource(WeightSource):
     """`mapping`: GGUF name -> (HF name, transform of the f32 array into the GGUF layout)."""
 
     def __init__(self, folder, mapping: dict[str, tuple[str, Callable | None]], quant: str,
-                 computed: dict[str, np.ndarray] | None = None):
+                 computed: "dict[str, np.ndarray] | None" = None):
         if quant not in QUANTS:
             raise ClavisError(f"unknown quant {quant!r}; choose one of {', '.join(QUANTS)}")
         self.folder, self.path, self.mapping, self.quant = folder, folder.path, mapping, quant
@@ -152,6 +166,7 @@ class HFSource(WeightSource):
             return self.computed[name]
         if name not in self.mapping:
             raise ClavisError(f"{self.path}: no Hugging Face tensor maps to {name!r}")
+        import numpy as np
         hf_name, fn = self.mapping[name]
         arr = self.folder.tensor(hf_name).to_f32()
         return np.ascontiguousarray(fn(arr) if fn else arr, dtype=np.float32)
@@ -163,6 +178,7 @@ class HFSource(WeightSource):
         return kmm.PackedWeight(arr, self.quant, n, k)
 
     def table(self, name):
+        import numpy as np
         from clavis.kernels import formats as kformats
         arr = self.f32(name)
         if self.quant == "f32":
@@ -173,45 +189,63 @@ class HFSource(WeightSource):
 class TableRows:
     """An embedding table [n_rows, row_bytes] in `type`, read a few rows at a time.
 
-    A table that lives in a memory-mapped file is read with pread(2): touching the mapping would
-    map whole page-cache folios (up to 2 MiB each with large folios) into this process, and a
-    150k-row table touched at random by a prompt would grow the RSS by up to its full size.
-    Anything else (an array in memory, or a platform without pread) is indexed directly."""
+    A table that lives in a memory-mapped file (a GGUF tensor's view, an np.memmap) is read with
+    pread(2): touching the mapping would map whole page-cache folios (up to 2 MiB each with
+    large folios) into this process, and a 150k-row table touched at random by a prompt would
+    grow the RSS by up to its full size. Anything else (memory, or a platform without pread) is
+    indexed directly. No NumPy: rows come back as a [len(ids), row_bytes] memoryview."""
 
-    def __init__(self, data: np.ndarray, type_: str, n_rows: int, path: str):
+    def __init__(self, data, type_: str, n_rows: int, path: str):
+        from clavis.kernels import formats as kformats
         self.type, self.n_rows, self.path = type_, int(n_rows), path
-        data = data.reshape(-1) if isinstance(data, np.ndarray) else np.asarray(data).reshape(-1)
-        if data.size % self.n_rows:
-            raise ClavisError(f"{path}: embedding table of {data.size} bytes is not {n_rows} rows")
-        self.row_bytes = data.size // self.n_rows
-        self._data, self._fd, self._off = data, None, 0
-        if isinstance(data, np.memmap) and hasattr(os, "preadv") and getattr(data, "filename", None):
+        self.type_id = kformats.type_id(type_)
+        mv = memoryview(data)
+        if not mv.c_contiguous:
+            raise ClavisError(f"{path}: embedding table is not contiguous")
+        mv = mv.cast("B") if mv.ndim != 1 or mv.format != "B" else mv
+        if mv.nbytes % self.n_rows:
+            raise ClavisError(f"{path}: embedding table of {mv.nbytes} bytes is not {n_rows} rows")
+        self.row_bytes = mv.nbytes // self.n_rows
+        self._data, self._fd, self._off = mv, None, 0
+        filename = None
+        np = sys.modules.get("numpy")
+        if np is not None and isinstance(data, np.memmap):
+            filename = getattr(data, "filename", None)
+        else:
+            found = mapped_file(mv)
+            if found is not None:
+                filename = found[0].path
+        if filename and hasattr(os, "preadv"):
             self._off = mapped_file_offset(data)
-            self._fd = os.open(data.filename, os.O_RDONLY)
+            self._fd = os.open(filename, os.O_RDONLY)
             weakref.finalize(self, os.close, self._fd)
 
-    def gather(self, ids: np.ndarray) -> np.ndarray:
-        """uint8 [len(ids), row_bytes]: the rows `ids` (already range-checked) in order."""
-        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+    def gather(self, ids) -> memoryview:
+        """The rows `ids` (already range-checked) one after another: a flat byte memoryview of
+        len(ids) * row_bytes."""
+        ids = [int(i) for i in (ids.reshape(-1).tolist() if hasattr(ids, "reshape") else ids)]
+        rb = self.row_bytes
+        out = bytearray(len(ids) * rb)
         if self._fd is None:
-            return self._data.reshape(self.n_rows, self.row_bytes)[ids]
-        out = np.empty((ids.size, self.row_bytes), dtype=np.uint8)
-        rb, off, fd = self.row_bytes, self._off, self._fd
-        for i, r in enumerate(ids.tolist()):
-            if os.preadv(fd, [out[i]], off + r * rb) != rb:
-                raise ClavisError(f"{self.path}: short read of embedding row {r} (file changed "
-                                  "or truncated since it was opened)")
-        return out
+            for i, r in enumerate(ids):
+                out[i * rb:(i + 1) * rb] = self._data[r * rb:(r + 1) * rb]
+        else:
+            off, fd, view = self._off, self._fd, memoryview(out)
+            for i, r in enumerate(ids):
+                if os.preadv(fd, [view[i * rb:(i + 1) * rb]], off + r * rb) != rb:
+                    raise ClavisError(f"{self.path}: short read of embedding row {r} (file changed "
+                                      "or truncated since it was opened)")
+        return memoryview(out)
 
 
-def permute_qk(w: np.ndarray, n_head: int) -> np.ndarray:
+def permute_qk(w: "np.ndarray", n_head: int) -> "np.ndarray":
     """HF (rotate_half, pairs i and i+D/2) -> GGUF "normal" rope (pairs 2i and 2i+1): within each
     head, new row 2i+j is old row j*D/2+i. Works on weights [H*D, K] and biases [H*D]."""
     hd = w.shape[0] // n_head
     return w.reshape(n_head, 2, hd // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def unpermute_qk(w: np.ndarray, n_head: int) -> np.ndarray:
+def unpermute_qk(w: "np.ndarray", n_head: int) -> "np.ndarray":
     """The inverse of permute_qk (GGUF -> HF)."""
     hd = w.shape[0] // n_head
     return w.reshape(n_head, hd // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)

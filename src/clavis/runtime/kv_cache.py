@@ -1,18 +1,32 @@
-"""The KV cache: per layer, keys and values as [Hkv, n_ctx, D] arrays (f16 by default: half the
-memory and bandwidth; the attention kernel reads f16 or f32). Pages are committed lazily by the
-OS (np.zeros), so a large n_ctx costs memory only as it fills."""
+"""The KV cache: per layer, keys and values as [Hkv, n_ctx, D] buffers (f16 by default: half the
+memory and bandwidth; the attention kernel reads f16 or f32). Each is an anonymous mapping whose
+pages the OS commits as they are written, so a large n_ctx costs memory only as it fills.
+
+No NumPy: `k[i]`/`v[i]` are memoryviews of shape [Hkv, n_ctx, D], format "f" (f32) or "H" (f16
+as its 16-bit patterns: memoryview has no half-float format); `array(kv.k[i])` gives the NumPy
+view (float16/float32, writable, no copy). A NumPy array of that shape may replace an entry."""
 from __future__ import annotations
 
-import numpy as np
+import mmap
+
+_FORMATS = {"f16": ("H", 2), "f32": ("f", 4)}
+
+
+def _zeros(shape: tuple[int, int, int], dtype: str) -> memoryview:
+    fmt, size = _FORMATS[dtype]
+    m = mmap.mmap(-1, max(shape[0] * shape[1] * shape[2] * size, 1))
+    return memoryview(m).cast("B")[:shape[0] * shape[1] * shape[2] * size].cast(fmt, shape)
 
 
 class KVCache:
     def __init__(self, n_layers: int, n_kv_heads: int, n_ctx: int, head_dim: int,
                  dtype: str = "f16"):
-        dt = {"f16": np.float16, "f32": np.float32}[dtype]
+        if dtype not in _FORMATS:
+            raise ValueError(f"KV cache dtype must be one of {', '.join(_FORMATS)}, got {dtype!r}")
         self.n_ctx, self.dtype = int(n_ctx), dtype
-        self.k = [np.zeros((n_kv_heads, n_ctx, head_dim), dtype=dt) for _ in range(n_layers)]
-        self.v = [np.zeros((n_kv_heads, n_ctx, head_dim), dtype=dt) for _ in range(n_layers)]
+        shape = (int(n_kv_heads), self.n_ctx, int(head_dim))
+        self.k = [_zeros(shape, dtype) for _ in range(n_layers)]
+        self.v = [_zeros(shape, dtype) for _ in range(n_layers)]
         self.n = 0          # positions filled (the next token's position)
 
     @classmethod
@@ -21,7 +35,15 @@ class KVCache:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.k) + sum(a.nbytes for a in self.v)
+        return sum(memoryview(a).nbytes for a in self.k + self.v)
+
+    def array(self, buf):
+        """The NumPy view of one entry of k/v (float16/float32 [Hkv, n_ctx, D], no copy)."""
+        import numpy as np
+        if isinstance(buf, np.ndarray):
+            return buf
+        a = np.asarray(buf)
+        return a.view(np.float16) if a.dtype == np.uint16 else a
 
     def reset(self, n: int = 0) -> None:
         """Forget everything after position n (the cached prefix [0, n) stays valid)."""

@@ -12,15 +12,16 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Sequence
 
 from clavis import ClavisError
 from clavis.runtime.generate import (PREFILL_CHUNK, ContextOverflowError, Generation,
                                      GenerationStats, check_fits)
 from clavis.runtime.kv_cache import KVCache
 from clavis.runtime.sampling import SamplingParams
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["LLM", "ContextOverflowError", "Generation", "GenerationStats"]
 
@@ -48,7 +49,6 @@ class LLM:
         runs in the types it was written in. `kv_dtype` defaults to f32 for f32 weights, else f16.
         `progress(done, total)` is called as layers are packed."""
         from clavis.formats.gguf import read_gguf
-        from clavis.formats.hf import HFFolder, is_hf_folder
         from clavis.models.registry import load_gguf_model, load_hf_model
         from clavis.runtime.hub import download, looks_like_repo, split_repo_file
 
@@ -65,6 +65,7 @@ class LLM:
                 raise ClavisError(f"{path}: no such local file or folder; as a Hugging Face hub "
                                   f"id: {e}") from None
         if os.path.isdir(path):
+            from clavis.formats.hf import HFFolder, is_hf_folder
             if not is_hf_folder(path):
                 hint = (f" (for a GGUF repo, name the file: {repo}/FILE.gguf; "
                         f"`clavis pull {repo} --list` lists them)") if repo else ""
@@ -162,8 +163,9 @@ class LLM:
         return self._need_tokenizer().decode([int(i) for i in ids], skip_special=True)
 
     # ---- evaluation ------------------------------------------------------------------------
-    def logits(self, ids: Sequence[int]) -> np.ndarray:
+    def logits(self, ids: Sequence[int]) -> "np.ndarray":
         """f32[len(ids), vocab]: one row per position, from a fresh context."""
+        import numpy as np
         ids = _as_ids(ids, self.vocab_size)
         if len(ids) > self.n_ctx:
             raise ContextOverflowError(len(ids), self.n_ctx)
@@ -174,8 +176,9 @@ class LLM:
             out[i:i + len(chunk)] = self.model.forward(chunk, i, kv, all_logits=True)
         return out
 
-    def _prefill(self, ids: list[int], stats: GenerationStats) -> np.ndarray:
-        """Bring the KV cache to `ids` (reusing the common prefix); logits of the last token."""
+    def _prefill(self, ids: list[int], stats: GenerationStats):
+        """Bring the KV cache to `ids` (reusing the common prefix); logits of the last token
+        (a [1, vocab] float32 buffer)."""
         n_same = 0
         for a, b in zip(self._kv_ids, ids[:-1]):   # the last token is always recomputed
             if a != b:
@@ -187,14 +190,14 @@ class LLM:
         logits = None
         for i in range(n_same, len(ids), PREFILL_CHUNK):
             chunk = ids[i:i + PREFILL_CHUNK]
-            logits = self.model.forward(chunk, i, self.kv)
+            logits = self.model.forward_buffer(chunk, i, self.kv)
             self._kv_ids.extend(chunk)
             self.kv.n = len(self._kv_ids)
         return logits
 
-    def _decode_one(self, tok: int) -> np.ndarray:
+    def _decode_one(self, tok: int):
         pos = len(self._kv_ids)
-        logits = self.model.forward([tok], pos, self.kv)
+        logits = self.model.forward_buffer([tok], pos, self.kv)
         self._kv_ids.append(int(tok))
         self.kv.n = len(self._kv_ids)
         return logits

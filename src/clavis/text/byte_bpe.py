@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import struct
 
-import numpy as np
-import regex
-
 from clavis import ClavisError
 from clavis.kernels import _C
 from clavis.text import _hf_json as hj
@@ -27,6 +24,7 @@ _K = "tokenizer.ggml."
 
 
 def _compile_pre(regexes: list[str]) -> list:
+    import regex    # imported on first encode: decoding ids alone never needs it (~2 MB RSS)
     pats = [regex.compile(r) for r in regexes]
     # pre_tokenize's findall shortcut returns whole matches only without capture groups
     assert all(p.groups == 0 for p in pats), "pre-tokenizer regexes must not capture"
@@ -64,13 +62,13 @@ def pre_tokenize(pats: list, text: str, out: list) -> None:
     out.extend(pieces)
 
 
-def gguf_layout(strings) -> tuple[bytes, np.ndarray]:
+def gguf_layout(strings) -> tuple[bytes, memoryview]:
     """Strings as a GGUF string array: (buffer, int64 offsets) as gguf_string_offsets gives."""
     raw = [s.encode("utf-8", "surrogatepass") if isinstance(s, str) else bytes(s) for s in strings]
     buf = b"".join(struct.pack("<Q", len(r)) + r for r in raw)
     offsets, bad = _C.gguf_string_offsets(buf, 0, len(raw))
     assert bad is None
-    return buf, np.frombuffer(offsets, np.int64)
+    return buf, memoryview(offsets).cast("q")
 
 
 class ByteBPE:
@@ -81,8 +79,8 @@ class ByteBPE:
     def __init__(self, handle, added, *, pre: str, bos_id=None, eos_id=None, add_bos=False,
                  add_eos=False):
         self._c = handle
-        regexes, _ = hj.pre_tokenizer_for(pre)
-        self._pats = _compile_pre(regexes)
+        self._regexes, _ = hj.pre_tokenizer_for(pre)
+        self._pats = None      # compiled on first encode
         self._added: dict[str, int] = {}
         for i, content, _special in added:
             if content:
@@ -116,14 +114,14 @@ class ByteBPE:
 
     def encode(self, text: str, add_special: bool = True) -> list[int]:
         items = list(self._prefix) if add_special else []
-        pats, pos = self._pats, 0
+        pos = 0
         for a, b, i in self._find_added(text):
             if a > pos:
-                pre_tokenize(pats, text[pos:a], items)
+                pre_tokenize(self._pre(), text[pos:a], items)
             items.append(i)
             pos = b
         if pos < len(text):
-            pre_tokenize(pats, text[pos:], items)
+            pre_tokenize(self._pre(), text[pos:], items)
         if add_special:
             items.extend(self._suffix)
         try:
@@ -131,6 +129,11 @@ class ByteBPE:
         except UnicodeEncodeError as e:  # HF tokenizers refuses such text with a TypeError too
             raise TypeError(f"text is not valid Unicode: {e.reason} "
                             f"({e.object[e.start:e.end]!r} at {e.start} of a piece)") from None
+
+    def _pre(self) -> list:
+        if self._pats is None:
+            self._pats = _compile_pre(self._regexes)
+        return self._pats
 
     def _find_added(self, text: str) -> list[tuple[int, int, int]]:
         """The added tokens in text, leftmost-longest (as HF's Aho-Corasick matcher): (start,
