@@ -284,42 +284,56 @@ class GGUFStringArray(Sequence):
         return f"GGUFStringArray([{head}{', ...' if len(self) > 3 else ''}], len={len(self)})"
 
 
-class MappedFile:
-    """A whole file mapped read-only: the buffer the header is parsed from and every tensor's
-    view points into. Live mappings are registered so that release_mapped/mapped_file can find
-    the mapping of any buffer inside one."""
+class _Mapping:
+    """A registered read-only file mapping: its file, address range and a weak reference to
+    the mmap (kept alive by the views into it, not by this record)."""
 
-    def __init__(self, path: str):
-        with open(path, "rb") as f:
-            self.mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        self.path, self.view = path, memoryview(self.mm)
-        self.base, self.size = _C.buffer_address(self.view)[0], len(self.mm)
-        _MAPPINGS.add(self)
+    def __init__(self, path: str, mm: mmap.mmap, base: int):
+        self.path, self.base, self.size = path, base, len(mm)
+        self._mm = weakref.ref(mm, lambda _r, key=base: _MAPPINGS.pop(key, None))
+        _MAPPINGS[base] = self
 
     def release(self, start: int = 0, end: int | None = None) -> None:
         """Drop bytes [start, end) from the resident set (whole pages: the partial ones at both
         ends go too); they stay in the page cache and fault back in if read again."""
+        mm = self._mm()
         end = self.size if end is None else min(int(end), self.size)
         a = max(int(start), 0) // mmap.PAGESIZE * mmap.PAGESIZE
-        if end > a and hasattr(mmap, "MADV_DONTNEED"):
+        if mm is not None and end > a and hasattr(mmap, "MADV_DONTNEED"):
             try:
-                self.mm.madvise(mmap.MADV_DONTNEED, a, end - a)
+                mm.madvise(mmap.MADV_DONTNEED, a, end - a)
             except (OSError, ValueError):
                 pass
 
 
-_MAPPINGS: "weakref.WeakSet[MappedFile]" = weakref.WeakSet()
+# live mappings by start address; an entry goes when its mmap does (the last view released)
+_MAPPINGS: "dict[int, _Mapping]" = {}
 
 
-def mapped_file(buf) -> tuple[MappedFile, int] | None:
-    """(the MappedFile, byte offset in its file) of a buffer that lies inside a live mapping
-    (a tensor's view, a NumPy array over one), else None."""
+class MappedFile:
+    """A whole file mapped read-only: `view` is what the header is parsed from and what every
+    tensor's view slices. The mapping stays registered (release_mapped, mapped_file) for as long
+    as any view into it lives."""
+
+    def __init__(self, path: str):
+        with open(path, "rb") as f:
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self.path, self.view = path, memoryview(mm)
+        self.mapping = _Mapping(path, mm, _C.buffer_address(self.view)[0])
+
+    def release(self, start: int = 0, end: int | None = None) -> None:
+        self.mapping.release(start, end)
+
+
+def mapped_file(buf) -> "tuple[_Mapping, int] | None":
+    """(the mapping: .path, .release(), and the byte offset in its file) of a buffer that lies
+    inside a live mapping (a tensor's view, a NumPy array over one), else None."""
     try:
         addr, n = _C.buffer_address(buf)
     except (TypeError, ValueError):
         return None
-    for m in list(_MAPPINGS):
-        if m.base <= addr and addr + n <= m.base + m.size:
+    for m in list(_MAPPINGS.values()):
+        if m.base <= addr and addr + n <= m.base + m.size and m._mm() is not None:
             return m, addr - m.base
     return None
 
