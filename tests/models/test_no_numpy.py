@@ -91,3 +91,53 @@ def test_sampler_edge_cases():
     nan = np.array([np.nan, 1.0, 3.0, np.nan], np.float32)
     assert sample(nan, SamplingParams(temperature=0), random.Random(0)) == 2
     assert sample(nan, SamplingParams(top_k=2, temperature=0.5), random.Random(0)) in (1, 2)
+
+
+def test_sampler_review_cases():
+    """+inf wins outright; NaN candidates are cut before the weighing; a plain list works; a
+    penalty below float32's range does not divide by zero."""
+    inf = np.array([0.0, np.inf, 1.0, 2.0], np.float32)
+    assert sample(inf, SamplingParams(), random.Random(0)) == 1
+    few = np.full(50, np.nan, np.float32)
+    few[[3, 7, 9]] = [1.0, 3.0, 2.0]
+    for seed in range(20):
+        assert sample(few, SamplingParams(top_k=40), random.Random(seed)) in (3, 7, 9)
+    assert sample([0.1, 5.0, 0.2], SamplingParams(temperature=0), random.Random(0)) == 1
+    assert sample([0.1, 5.0, 0.2], SamplingParams(top_k=2), random.Random(0)) in (1, 2)
+    tiny = SamplingParams(temperature=0, repeat_penalty=1e-46)
+    assert sample(np.array([1.0, 2.0], np.float32), tiny, random.Random(0), prev_ids=[0]) == 0
+
+
+def test_runtime_buffers_are_private_to_the_process():
+    """Packed weights and the KV cache live in private anonymous mappings: a forked child's
+    writes never reach the parent (mmap(-1, n) alone would be a shared mapping)."""
+    import os
+
+    from clavis.kernels.matmul import aligned_buffer
+    from clavis.runtime.kv_cache import KVCache
+    buf = aligned_buffer(1 << 16)
+    kv = KVCache(1, 2, 8, 4, "f32")
+    pid = os.fork()
+    if pid == 0:                                # the child scribbles, then leaves at once
+        buf[0] = 7
+        kv.k[0][0, 0, 0] = 123.0
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert buf[0] == 0 and kv.k[0][0, 0, 0] == 0.0
+    assert kv.array(kv.k[0]).shape == (2, 8, 4)
+
+
+def test_empty_logits_and_a_renamed_file(tiny_models, tmp_path):
+    """logits([]) is an empty (0, vocab) array (a zero-size KV cache); small tensors and
+    embedding rows are read from the file the model was mapped from, even after a rename."""
+    import shutil
+
+    from clavis.runtime.llm import LLM
+    gguf, _ = tiny_models("tiny-llama", "q4_0")
+    p = tmp_path / "m.gguf"
+    shutil.copy(gguf, p)
+    llm = LLM.load(str(p), n_ctx=64)
+    assert llm.logits([]).shape == (0, llm.vocab_size)
+    ref = llm.logits([5, 9, 11])
+    p.rename(tmp_path / "moved.gguf")
+    np.testing.assert_array_equal(llm.logits([5, 9, 11]), ref)

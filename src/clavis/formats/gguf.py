@@ -82,14 +82,13 @@ class GGUFTensor:
         small tensors (norms, biases), whose page-cache folio (up to 2 MiB with large folios)
         would otherwise be mapped into this process along with them."""
         found = mapped_file(self.view)
-        if found is None or not hasattr(os, "pread"):
+        if found is None:
             return bytes(self.view)
         m, off = found
-        fd = os.open(m.path, os.O_RDONLY)
         try:
-            got = os.pread(fd, self.nbytes, off)
-        finally:
-            os.close(fd)
+            got = m.pread(off, self.nbytes)
+        except OSError as e:
+            raise ClavisError(f"{m.path}: reading tensor {self.name!r}: {e}") from None
         if len(got) != self.nbytes:
             raise ClavisError(f"{m.path}: short read of tensor {self.name!r} (file changed or "
                               "truncated since it was opened)")
@@ -288,10 +287,32 @@ class _Mapping:
     """A registered read-only file mapping: its file, address range and a weak reference to
     the mmap (kept alive by the views into it, not by this record)."""
 
-    def __init__(self, path: str, mm: mmap.mmap, base: int):
-        self.path, self.base, self.size = path, base, len(mm)
-        self._mm = weakref.ref(mm, lambda _r, key=base: _MAPPINGS.pop(key, None))
+    def __init__(self, path: str, mm: mmap.mmap, base: int, fd: int):
+        self.path, self.base, self.size, self.fd = path, base, len(mm), fd
+        self._mm = weakref.ref(mm, self._gone)
         _MAPPINGS[base] = self
+
+    def _gone(self, ref) -> None:
+        # the address may already belong to a newer mapping: only our own entry goes
+        if _MAPPINGS.get(self.base) is self:
+            del _MAPPINGS[self.base]
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except Exception:  # noqa: BLE001 - at interpreter exit os may be half torn down
+                pass
+
+    def pread(self, offset: int, n: int) -> bytes:
+        """n bytes at `offset` of the mapped file, read (pread) from the descriptor it was mapped
+        from, not through the mapping (so no page-cache folio is mapped); the same file even if
+        its path has been renamed or replaced since."""
+        if self.fd is None or not hasattr(os, "pread"):
+            mm = self._mm()
+            if mm is None:
+                raise ClavisError(f"{self.path}: the file's mapping is gone")
+            return bytes(memoryview(mm)[offset:offset + n])
+        return os.pread(self.fd, n, offset)
 
     def release(self, start: int = 0, end: int | None = None) -> None:
         """Drop bytes [start, end) from the resident set (whole pages: the partial ones at both
@@ -318,8 +339,9 @@ class MappedFile:
     def __init__(self, path: str):
         with open(path, "rb") as f:
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            fd = os.dup(f.fileno())     # for pread: the mapped file itself, whatever its path
         self.path, self.view = path, memoryview(mm)
-        self.mapping = _Mapping(path, mm, _C.buffer_address(self.view)[0])
+        self.mapping = _Mapping(path, mm, _C.buffer_address(self.view)[0], fd)
 
     def release(self, start: int = 0, end: int | None = None) -> None:
         self.mapping.release(start, end)

@@ -50,9 +50,6 @@ class DecodeProfile:
         return ms
 
 
-_ITEM = {"f": 4, "e": 2, "B": 1, "b": 1}
-
-
 def _fmt(a) -> tuple[str, tuple[int, ...]]:
     """(format, shape) of a C-contiguous buffer; ValueError otherwise."""
     mv = memoryview(a)
@@ -145,6 +142,6 @@ class LayerPlan:
         try:
             _C.llm_layers(self.table, self.hp_i, self.hp_f, x, positions, int(pos0), prof)
         except (ValueError, TypeError) as e:
-            raise ClavisError(f"LayerPlan.run: x must be a writable C-contiguous float32 "
-                              f"[T, dim], positions int32[T] ({e})") from None
+            raise ClavisError(f"LayerPlan.run: {e} (x: a writable C-contiguous float32 "
+                              f"[T, dim], positions: int32[T])") from None
         return x

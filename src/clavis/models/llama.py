@@ -442,4 +442,5 @@ def _np_cache(kv, buf):
     if to_np is not None:
         return to_np(buf)
     import numpy as np
-    return np.asarray(buf)
+    a = np.asarray(buf)
+    return a.view(np.float16) if a.dtype == np.uint16 else a

@@ -207,18 +207,17 @@ class TableRows:
             raise ClavisError(f"{path}: embedding table of {mv.nbytes} bytes is not {n_rows} rows")
         self.row_bytes = mv.nbytes // self.n_rows
         self._data, self._fd, self._off = mv, None, 0
-        filename = None
-        np = sys.modules.get("numpy")
-        if np is not None and isinstance(data, np.memmap):
-            filename = getattr(data, "filename", None)
-        else:
-            found = mapped_file(mv)
-            if found is not None:
-                filename = found[0].path
-        if filename and hasattr(os, "preadv"):
-            self._off = mapped_file_offset(data)
-            self._fd = os.open(filename, os.O_RDONLY)
-            weakref.finalize(self, os.close, self._fd)
+        fd = None
+        if hasattr(os, "preadv"):
+            np = sys.modules.get("numpy")
+            found = None if np is not None and isinstance(data, np.memmap) else mapped_file(mv)
+            if found is not None and found[0].fd is not None:
+                fd = os.dup(found[0].fd)     # the mapped file itself, whatever its path now
+            elif np is not None and isinstance(data, np.memmap) and getattr(data, "filename", None):
+                fd = os.open(data.filename, os.O_RDONLY)
+        if fd is not None:
+            self._off, self._fd = mapped_file_offset(data), fd
+            weakref.finalize(self, os.close, fd)
 
     def gather(self, ids) -> memoryview:
         """The rows `ids` (already range-checked) one after another: a flat byte memoryview of

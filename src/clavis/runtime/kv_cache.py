@@ -7,15 +7,17 @@ as its 16-bit patterns: memoryview has no half-float format); `array(kv.k[i])` g
 view (float16/float32, writable, no copy). A NumPy array of that shape may replace an entry."""
 from __future__ import annotations
 
-import mmap
+from clavis.kernels.matmul import aligned_buffer
 
 _FORMATS = {"f16": ("H", 2), "f32": ("f", 4)}
 
 
 def _zeros(shape: tuple[int, int, int], dtype: str) -> memoryview:
     fmt, size = _FORMATS[dtype]
-    m = mmap.mmap(-1, max(shape[0] * shape[1] * shape[2] * size, 1))
-    return memoryview(m).cast("B")[:shape[0] * shape[1] * shape[2] * size].cast(fmt, shape)
+    n = shape[0] * shape[1] * shape[2]
+    if n == 0:                  # memoryview cannot take a shape with a zero in it
+        return memoryview(b"").cast(fmt)
+    return aligned_buffer(n * size).cast(fmt, shape)
 
 
 class KVCache:

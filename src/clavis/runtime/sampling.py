@@ -121,8 +121,11 @@ def sample(logits, params: SamplingParams, rng, prev_ids=()) -> int:
 
 
 def _f32_row(logits):
-    """A 1-D float32 view of a logits row (no copy)."""
-    mv = memoryview(logits)
+    """A 1-D float32 view of a logits row (no copy when it is a float32 buffer)."""
+    try:
+        mv = memoryview(logits)
+    except TypeError:                   # a list of numbers
+        return memoryview(array("f", logits))
     if mv.format not in ("f", "<f", "=f") or not mv.c_contiguous:
         import numpy as np
         mv = memoryview(np.ascontiguousarray(logits, dtype=np.float32))
@@ -138,7 +141,7 @@ def _penalized(row, prev_ids, penalty: float) -> array:
     f32 operands is the f32 op's result: exact for * and /)."""
     out = array("f")
     out.frombytes(row.cast("B"))
-    p = _f32(penalty)
+    p = _f32(penalty) or penalty        # a penalty below f32's range stays a double
     for i in set(int(t) for t in prev_ids):
         if 0 <= i < len(out):
             v = out[i]
@@ -149,8 +152,10 @@ def _penalized(row, prev_ids, penalty: float) -> array:
 def _draw(ids: list, vals: list, params: SamplingParams, rng) -> int:
     """top-p, min-p, temperature and the draw over candidates sorted best first (the filters'
     semantics as top_p/min_p/softmax, in double precision)."""
+    n = next((j for j, v in enumerate(vals) if v != v), len(vals))   # NaN sorts last: cut it
+    ids, vals = ids[:max(n, 1)], vals[:max(n, 1)]
     m = vals[0]
-    if m == -math.inf or m != m:       # nothing finite to weigh: the best candidate
+    if m in (math.inf, -math.inf) or m != m:   # +inf wins outright; nothing finite: the best
         return int(ids[0])
     if params.top_p < 1.0 or params.min_p > 0.0:
         e = [math.exp(v - m) for v in vals]
@@ -167,7 +172,7 @@ def _draw(ids: list, vals: list, params: SamplingParams, rng) -> int:
             tot = sum(e)
         if params.min_p > 0.0:          # probability >= min_p x the top one's (a prefix)
             thr = params.min_p * (e[0] / tot)
-            keep = sum(1 for x in e if x / tot >= thr)
+            keep = max(1, sum(1 for x in e if x / tot >= thr))
         ids, vals = ids[:keep], vals[:keep]
     t = max(params.temperature, 1e-8)
     z = [v / t for v in vals]
@@ -185,6 +190,9 @@ def _sample_all(row, params: SamplingParams, rng) -> int:
     """Top-k off: the filters over the whole row (NumPy), candidates best first."""
     import numpy as np
     logits = np.asarray(row, dtype=np.float32)
+    logits = np.where(np.isnan(logits), np.float32(-np.inf), logits)   # as _draw: NaN never wins
+    if np.isposinf(logits).any():                                      # +inf wins outright
+        return int(np.argmax(logits))
     order = np.argsort(-logits, kind="stable")
     cand = min_p(top_p(logits[order], params.top_p), params.min_p)
     probs = softmax(cand, params.temperature)
