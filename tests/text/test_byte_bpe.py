@@ -317,3 +317,29 @@ def test_bpe_new_refuses_offsets_that_overflow():
     for off in ([2**63 - 4, 10], [0, 2**63 - 1], [-1, 8], [0, 7], [0, 17]):
         with pytest.raises(ValueError, match="offsets"):
             _C.bpe_new(buf, np.array(off, np.int64), buf, np.array([0], np.int64), False, True)
+
+
+def test_added_token_trie_is_leftmost_longest():
+    """_trie_re (the one-pass scan for added tokens) against a brute-force leftmost-longest
+    matcher, on random texts over a small alphabet with tokens that are prefixes of others."""
+    import re
+
+    from clavis.text.byte_bpe import _trie_re
+    words = ["<", "<|", "<|a|>", "<|a|>b", "<|ab|>", "ab", "b|", "|>", "a"]
+    pat = re.compile(_trie_re(words))
+
+    def brute(text):
+        out, p = [], 0
+        while p < len(text):
+            best = max((w for w in words if text.startswith(w, p)), key=len, default=None)
+            if best is None:
+                p += 1
+            else:
+                out.append((p, p + len(best)))
+                p += len(best)
+        return out
+
+    rng = random.Random(5)
+    for _ in range(2000):
+        text = "".join(rng.choice("<|ab>x") for _ in range(rng.randint(0, 30)))
+        assert [m.span() for m in pat.finditer(text)] == brute(text), text

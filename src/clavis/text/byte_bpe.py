@@ -14,6 +14,7 @@ per token or merge. Encoding does what the HF tokenizer _hf_json.bpe_json descri
 """
 from __future__ import annotations
 
+import re
 import struct
 
 from clavis import ClavisError
@@ -29,6 +30,29 @@ def _compile_pre(regexes: list[str]) -> list:
     # pre_tokenize's findall shortcut returns whole matches only without capture groups
     assert all(p.groups == 0 for p in pats), "pre-tokenizer regexes must not capture"
     return pats
+
+
+def _trie_re(words) -> str:
+    """A regex matching any of `words`, longest first: the words' trie as nested groups, each
+    node trying its children (which begin with different characters, so at most one can go on)
+    before it may end (an empty last alternative). At a position that starts no word it fails
+    after one character; where words share a prefix it still reads the text once."""
+    root: dict = {}
+    for w in words:
+        node = root
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = True
+
+    def emit(node: dict) -> str:
+        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch != ""]
+        if "" in node:
+            if not alts:
+                return ""
+            alts.append("")
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return emit(root)
 
 
 def _isolated(pat, text: str, out: list) -> None:
@@ -86,10 +110,8 @@ class ByteBPE:
             if content:
                 self._added.setdefault(content, i)
         self.added = {i: (content, special) for i, content, special in added}
-        # by first character (a regex alternation of Llama 3's 256 specials takes 11 ms to compile)
-        self._by_first: dict[str, list[tuple[str, int]]] = {}
-        for content, i in self._added.items():
-            self._by_first.setdefault(content[0], []).append((content, i))
+        self._firsts = frozenset(content[0] for content in self._added)
+        self._added_re = None       # compiled when a text first holds one's first character
         self._prefix = [bos_id] if add_bos and bos_id is not None else []
         self._suffix = [eos_id] if add_eos and eos_id is not None else []
 
@@ -137,24 +159,15 @@ class ByteBPE:
 
     def _find_added(self, text: str) -> list[tuple[int, int, int]]:
         """The added tokens in text, leftmost-longest (as HF's Aho-Corasick matcher): (start,
-        end, id), in order, not overlapping."""
-        hits = []
-        for first, group in self._by_first.items():
-            if first in text:
-                for content, i in group:
-                    p = text.find(content)
-                    while p >= 0:
-                        hits.append((p, -len(content), i))
-                        p = text.find(content, p + 1)
-        if len(hits) < 2:
-            return [(p, p - n, i) for p, n, i in hits]
-        hits.sort()
-        out, end = [], 0
-        for p, n, i in hits:
-            if p >= end:
-                end = p - n
-                out.append((p, end, i))
-        return out
+        end, id), in order, not overlapping. One regex scan over a trie of the tokens (_trie_re),
+        so a text full of '<' costs one pass, not one per special token (1 MB of '<' with Llama
+        3's 256 specials took 1.1 s with a str.find per token)."""
+        if not any(c in text for c in self._firsts):
+            return []
+        if self._added_re is None:
+            self._added_re = re.compile(_trie_re(self._added))
+        added = self._added
+        return [(m.start(), m.end(), added[m.group()]) for m in self._added_re.finditer(text)]
 
     def decode(self, ids, skip_special: bool = False) -> str:
         if skip_special:
