@@ -1,8 +1,8 @@
-"""formats.gguf.release_mapped: the one way clavis drops file pages from its resident set (packed
+"""formats.mapped.release_mapped: the one way clavis drops file pages from its resident set (packed
 weights' sources, tokenizer string arrays, the whole GGUF once loaded)."""
 import numpy as np
 
-from clavis.formats.gguf import release_mapped
+from clavis.formats.mapped import release_mapped
 
 
 def _rss_kb() -> int:
@@ -54,7 +54,7 @@ def test_a_view_outlives_its_mapped_file_object(tmp_path):
     the whole file resident: 2284 MB peak instead of 1336)."""
     import gc
 
-    from clavis.formats.gguf import MappedFile, mapped_file
+    from clavis.formats.mapped import MappedFile, mapped_file
     p = tmp_path / "blob.bin"
     data = np.random.default_rng(1).integers(0, 256, 64 << 20, dtype=np.uint8)
     data.tofile(p)

@@ -326,7 +326,7 @@ class LlamaModel:
             self._forward_lock.release()
 
     def _apply_packed(self) -> int:
-        from clavis.formats.gguf import release_mapped
+        from clavis.formats.mapped import release_mapped
         done = 0
         for owner, name, old, new in self._packed_q.take() if self._packed_q is not None else ():
             setattr(owner, name, new)

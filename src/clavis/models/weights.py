@@ -17,7 +17,8 @@ import weakref
 from typing import TYPE_CHECKING, Callable
 
 from clavis import ClavisError
-from clavis.formats.gguf import SUPPORTED_TYPES, mapped_file, mapped_file_offset, release_mapped
+from clavis.formats.gguf import SUPPORTED_TYPES
+from clavis.formats.mapped import mapped_file, mapped_file_offset, release_mapped
 
 if TYPE_CHECKING:
     import numpy as np
