@@ -116,6 +116,13 @@ void clv_lhs_quant_ref(const float *x, clv_lhs_q8 *dst, int64_t k);
 /* The same bytes, vectorised (matmul_lhs_avx512.c, matmul_lhs_avx2.c; x86 builds only). */
 void clv_lhs_quant_avx512(const float *x, clv_lhs_q8 *dst, int64_t k);
 void clv_lhs_quant_avx2(const float *x, clv_lhs_q8 *dst, int64_t k);
+/* The prefill path shared by the raw ukernels: rows [n0, n1) of W (raw GGUF rows of rs bytes at
+ * a->packed) in groups of up to tg tiles of nr rows; `tiles` re-lays one group and multiplies
+ * X rows [m0, m1) by it (nt tiles, the last with `valid` rows; output column n). */
+typedef void (*clv_raw_tiles_fn)(const clv_matmul_args *a, const uint8_t *w, size_t rs, int nt,
+                                 int64_t valid, int64_t m0, int64_t m1, int64_t n);
+void clv_raw_prefill(const clv_matmul_args *a, size_t rs, int64_t m0, int64_t m1, int64_t n0,
+                     int64_t n1, int nr, int tg, clv_raw_tiles_fn tiles);
 /* The threaded driver (matmul_run.c), for C users and the Python binding:
  *   clv_matmul_pack: pack raw GGUF rows of W[n, k] into `packed` (uk->packed_size(n, k) bytes,
  *     64-byte aligned) on the pool;

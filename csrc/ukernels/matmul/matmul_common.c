@@ -30,3 +30,14 @@ void clv_lhs_quant_ref(const float *x, clv_lhs_q8 *dst, int64_t k) {
         dst[b].s = s;
     }
 }
+
+void clv_raw_prefill(const clv_matmul_args *a, size_t rs, int64_t m0, int64_t m1, int64_t n0,
+                     int64_t n1, int nr, int tg, clv_raw_tiles_fn tiles) {
+    for (int64_t n = n0; n < n1; n += (int64_t)tg * nr) {
+        int64_t rows = n1 - n < (int64_t)tg * nr ? n1 - n : (int64_t)tg * nr;
+        int nt = (int)((rows + nr - 1) / nr);
+        tiles(a, (const uint8_t *)a->packed + (size_t)n * rs, rs, nt, rows - (int64_t)(nt - 1) * nr,
+              m0, m1, n);
+    }
+}
+

@@ -134,12 +134,7 @@ static void raw_run(const clv_matmul_args *a, int64_t m0, int64_t m1, int64_t n0
     size_t rs = (size_t)nb * BPB;
     if (n1 > a->n) n1 = a->n;
     if (m1 - m0 >= 2) {
-        for (int64_t n = n0; n < n1; n += TG * NR) {
-            int64_t rows = n1 - n < TG * NR ? n1 - n : TG * NR;
-            int nt = (int)((rows + NR - 1) / NR);
-            tiles_prefill(a, (const uint8_t *)a->packed + (size_t)n * rs, rs, nt,
-                          rows - (int64_t)(nt - 1) * NR, m0, m1, n);
-        }
+        clv_raw_prefill(a, rs, m0, m1, n0, n1, NR, TG, tiles_prefill);
         return;
     }
     const clv_lhs_q8 *x = (const clv_lhs_q8 *)((const uint8_t *)a->lhs + m0 * a->lhs_stride);

@@ -50,6 +50,14 @@ class DecodeProfile:
         return ms
 
 
+def numpy_view(buf):
+    """The NumPy view (no copy) of a KV cache buffer: a NumPy array as it is, a memoryview of
+    format "H" (f16 kept as its 16-bit patterns: memoryview has no half float) as float16."""
+    import numpy as np
+    a = np.asarray(buf)
+    return a.view(np.float16) if a.dtype == np.uint16 else a
+
+
 def _fmt(a) -> tuple[str, tuple[int, ...]]:
     """(format, shape) of a C-contiguous buffer; ValueError otherwise."""
     mv = memoryview(a)

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from clavis import ClavisError
-from clavis.kernels.layers import LAYER_WEIGHTS
+from clavis.kernels.layers import LAYER_WEIGHTS, numpy_view
 from clavis.models.args import ModelArgs
-from clavis.models.weights import GGUFSource, HFSource, WeightSource, permute_qk
+from clavis.models.weights import GGUFSource, HFSource, WeightSource, int_list, permute_qk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -218,7 +218,7 @@ class LlamaModel:
 
     def _check_ids(self, ids, pos0: int, kv) -> list[int]:
         try:
-            ids = [int(i) for i in (ids.reshape(-1).tolist() if hasattr(ids, "reshape") else ids)]
+            ids = int_list(ids)
         except (TypeError, ValueError):
             raise ClavisError("forward needs a sequence of integer token ids") from None
         if not ids:
@@ -399,7 +399,7 @@ class LlamaModel:
         ops.rope(q, pos, a.rope_theta, a.neox, a.n_rot, self.freq_factors)
         ops.rope(k, pos, a.rope_theta, a.neox, a.n_rot, self.freq_factors)
         hook_i("q_rope", q), hook_i("k_rope", k)
-        kc, vc = _np_cache(kv, kv.k[i]), _np_cache(kv, kv.v[i])           # [Hkv, n_ctx, D]
+        kc, vc = numpy_view(kv.k[i]), numpy_view(kv.v[i])                 # [Hkv, n_ctx, D]
         kc[:, pos0:pos0 + T, :] = k.transpose(1, 0, 2)
         vc[:, pos0:pos0 + T, :] = v.transpose(1, 0, 2)
         att = ops.attention(q, kc, vc, pos0 + T, pos0, True, 1.0 / math.sqrt(D))
@@ -434,13 +434,3 @@ def _count(prof, t_start: float, t_head: float) -> None:
 def _floats(rows: int, cols: int) -> memoryview:
     """A zeroed float32 [rows, cols] buffer (memoryview), no NumPy."""
     return memoryview(bytearray(4 * rows * cols)).cast("f", (rows, cols))
-
-
-def _np_cache(kv, buf):
-    """The NumPy view of a KV cache entry (runtime.kv_cache keeps f16 as 16-bit patterns)."""
-    to_np = getattr(kv, "array", None)
-    if to_np is not None:
-        return to_np(buf)
-    import numpy as np
-    a = np.asarray(buf)
-    return a.view(np.float16) if a.dtype == np.uint16 else a

@@ -187,6 +187,11 @@ class HFSource(WeightSource):
         return np.ascontiguousarray(kformats.quantize(arr, self.quant)).reshape(-1), self.quant
 
 
+def int_list(ids) -> list[int]:
+    """Token ids (a sequence, or a NumPy array of any shape) as a flat list of Python ints."""
+    return [int(i) for i in (ids.reshape(-1).tolist() if hasattr(ids, "reshape") else ids)]
+
+
 class TableRows:
     """An embedding table [n_rows, row_bytes] in `type`, read a few rows at a time.
 
@@ -194,7 +199,7 @@ class TableRows:
     pread(2): touching the mapping would map whole page-cache folios (up to 2 MiB each with
     large folios) into this process, and a 150k-row table touched at random by a prompt would
     grow the RSS by up to its full size. Anything else (memory, or a platform without pread) is
-    indexed directly. No NumPy: rows come back as a [len(ids), row_bytes] memoryview."""
+    indexed directly. No NumPy: rows come back as one flat byte memoryview."""
 
     def __init__(self, data, type_: str, n_rows: int, path: str):
         from clavis.kernels import formats as kformats
@@ -208,22 +213,25 @@ class TableRows:
             raise ClavisError(f"{path}: embedding table of {mv.nbytes} bytes is not {n_rows} rows")
         self.row_bytes = mv.nbytes // self.n_rows
         self._data, self._fd, self._off = mv, None, 0
-        fd = None
+        fd = off = None
         if hasattr(os, "preadv"):
             np = sys.modules.get("numpy")
-            found = None if np is not None and isinstance(data, np.memmap) else mapped_file(mv)
-            if found is not None and found[0].fd is not None:
-                fd = os.dup(found[0].fd)     # the mapped file itself, whatever its path now
-            elif np is not None and isinstance(data, np.memmap) and getattr(data, "filename", None):
-                fd = os.open(data.filename, os.O_RDONLY)
+            if np is not None and isinstance(data, np.memmap):
+                if getattr(data, "filename", None):
+                    fd, off = os.open(data.filename, os.O_RDONLY), mapped_file_offset(data)
+            else:
+                found = mapped_file(mv)
+                if found is not None and found[0].fd is not None:
+                    # the mapped file itself, whatever its path now
+                    fd, off = os.dup(found[0].fd), found[1]
         if fd is not None:
-            self._off, self._fd = mapped_file_offset(data), fd
+            self._off, self._fd = off, fd
             weakref.finalize(self, os.close, fd)
 
     def gather(self, ids) -> memoryview:
         """The rows `ids` (already range-checked) one after another: a flat byte memoryview of
         len(ids) * row_bytes."""
-        ids = [int(i) for i in (ids.reshape(-1).tolist() if hasattr(ids, "reshape") else ids)]
+        ids = int_list(ids)
         rb = self.row_bytes
         out = bytearray(len(ids) * rb)
         if self._fd is None:

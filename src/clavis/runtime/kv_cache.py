@@ -7,6 +7,7 @@ as its 16-bit patterns: memoryview has no half-float format); `array(kv.k[i])` g
 view (float16/float32, writable, no copy). A NumPy array of that shape may replace an entry."""
 from __future__ import annotations
 
+from clavis.kernels.layers import numpy_view
 from clavis.kernels.matmul import aligned_buffer
 
 _FORMATS = {"f16": ("H", 2), "f32": ("f", 4)}
@@ -41,11 +42,7 @@ class KVCache:
 
     def array(self, buf):
         """The NumPy view of one entry of k/v (float16/float32 [Hkv, n_ctx, D], no copy)."""
-        import numpy as np
-        if isinstance(buf, np.ndarray):
-            return buf
-        a = np.asarray(buf)
-        return a.view(np.float16) if a.dtype == np.uint16 else a
+        return numpy_view(buf)
 
     def reset(self, n: int = 0) -> None:
         """Forget everything after position n (the cached prefix [0, n) stays valid)."""
