@@ -32,7 +32,7 @@ def run(args) -> int:
 
     from clavis.runtime.bench import bench_llm
 
-    bar = tqdm(total=5, desc="bench llm", unit="step", file=sys.stderr, leave=False)
+    bar = tqdm(total=6, desc="bench llm", unit="step", file=sys.stderr, leave=False)
 
     def step(what):
         bar.set_postfix_str(what)
@@ -49,6 +49,8 @@ def run(args) -> int:
     print(f"model {r['model']}  ({r['model_bytes'] / 2**20:.0f} MiB of weights, "
           f"{r['bytes_per_token'] / 2**20:.0f} MiB read per token), {r['threads']} threads")
     print(f"load            {r['load_s']:8.2f} s")
+    print(f"huge pages      {r['huge_pages_s']:8.2f} s more, in the background "
+          f"({r['huge_page_mb']:.0f} MiB of weights)")
     print(f"prefill         {r['prefill_tok_s']:8.1f} tok/s  ({r['prompt_tokens']} tokens)")
     print(f"decode          {r['decode_tok_s']:8.1f} tok/s  ({r['generated_tokens']} tokens)")
     print(f"read bandwidth  {r['read_bw_gbs']:8.1f} GB/s before, {r['read_bw_after_gbs']:.1f} GB/s after")

@@ -293,7 +293,7 @@ class LlamaModel:
         no forward still reading its file pages can fault them back in after they are released;
         at most PACK_AHEAD bytes of copies wait (peak RSS). Results are bit-identical either way
         (the kernels' contract)."""
-        from clavis.kernels.matmul import PackedWeight
+        from clavis.kernels.matmul import PackedWeight, huge_pages
         from clavis.models.weights import SwapQueue
         todo = self.deferred_weights()
         if not todo:
@@ -303,9 +303,15 @@ class LlamaModel:
             w = getattr(owner, name)
             while not q.reserve(w.nbytes, timeout=0.02):   # full: swap in what waits if idle
                 self.apply_packed(blocking=False)
-            q.put((owner, name, w, PackedWeight(w.packed, w.type, w.n, w.k)), w.nbytes)
+            new = PackedWeight(w.packed, w.type, w.n, w.k)
+            huge_pages(new.packed)
+            q.put((owner, name, w, new), w.nbytes)
             self.apply_packed(blocking=False)   # no forward running: swap it in now
         return len(todo)
+
+    def packed_weights(self) -> list:
+        """Every matmul weight (PackedWeight), the output head first."""
+        return [self.output] + [getattr(L, n) for L in self.layers for n in LAYER_WEIGHTS]
 
     def deferred_weights(self) -> list:
         """(layer, name) of the weights that run zero-copy while the default variant would

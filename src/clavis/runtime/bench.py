@@ -69,6 +69,10 @@ def bench_llm(model: str, quant: str = "q4_0", threads: int | None = None, promp
     t0 = time.perf_counter()
     llm = LLM.load(path, n_ctx=prompt + gen + 8)
     load_s = time.perf_counter() - t0
+    step("huge pages")     # the weights move to huge pages in the background after load
+    t0 = time.perf_counter()
+    llm.wait_huge_pages()
+    huge_s = time.perf_counter() - t0
     rng = np.random.default_rng(seed)
     ids = [int(t) for t in rng.integers(100, min(llm.vocab_size, 30000) - 100, size=prompt)]
     step(f"prefill {prompt} + decode {gen}")
@@ -85,7 +89,8 @@ def bench_llm(model: str, quant: str = "q4_0", threads: int | None = None, promp
     return {
         "model": model, "path": path, "threads": kernels.get_num_threads(),
         "model_bytes": total, "bytes_per_token": per_token,
-        "load_s": load_s, "prompt_tokens": st.prompt_tokens, "generated_tokens": st.generated_tokens,
+        "load_s": load_s, "huge_pages_s": huge_s, "huge_page_mb": llm.huge_page_bytes / 2**20,
+        "prompt_tokens": st.prompt_tokens, "generated_tokens": st.generated_tokens,
         "prefill_tok_s": st.prefill_tok_s, "decode_tok_s": st.decode_tok_s,
         "read_bw_gbs": bw_before, "read_bw_after_gbs": bw_after,
         "decode_eff_gbs": eff, "decode_bw_fraction": eff / bw_before, **extra,

@@ -100,6 +100,7 @@ class LLM:
         name = model.args.name or os.path.basename(path.rstrip("/"))
         llm = cls(model, tok, n_ctx, name, path, kv_dtype or ("f32" if f32 else "f16"))
         llm._start_packing()
+        llm._start_huge_pages()
         return llm
 
     def _start_packing(self) -> None:
@@ -119,6 +120,42 @@ class LLM:
 
         self._packer = threading.Thread(target=run, name="clavis-pack", daemon=True)
         self._packer.start()
+
+    def _start_huge_pages(self) -> None:
+        """Back the packed weights with 2 MiB pages in a background thread (kernels.matmul.
+        huge_pages): the decode streams them faster, and the load does not wait for it (fresh
+        huge pages are slow to fault in on some machines; see aligned_buffer). It starts after
+        the zero-copy packer, which backs its own copies as it makes them."""
+        weights = getattr(self.model, "packed_weights", None)
+        self._huge = None
+        self.huge_page_bytes = 0
+        if weights is None:
+            return
+        from clavis.kernels.matmul import huge_pages
+        packer = self._packer
+
+        def run():
+            try:    # Linux: this thread only; it yields to the forwards (as khugepaged does)
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+            except (AttributeError, OSError):
+                pass
+            if packer is not None:
+                packer.join()
+            for w in list(weights()):
+                if not w.raw:      # zero-copy weights are the file's pages
+                    self.huge_page_bytes += huge_pages(w.packed)
+
+        self._huge = threading.Thread(target=run, name="clavis-huge-pages", daemon=True)
+        self._huge.start()
+
+    def wait_huge_pages(self, timeout: float | None = None) -> bool:
+        """Wait for the background thread that moves the weights to huge pages (benchmarks call
+        this so a decode is measured as it will run); True when it has finished."""
+        t = getattr(self, "_huge", None)
+        if t is not None:
+            t.join(timeout)
+            return not t.is_alive()
+        return True
 
     def wait_packed(self, timeout: float | None = None) -> bool:
         """Wait for the background packing of zero-copy weights; True when it has finished.
