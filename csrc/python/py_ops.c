@@ -12,6 +12,9 @@
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25 /* Linux 6.1 */
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
 #endif
 
 /* A small set of buffers released together. */
@@ -411,15 +414,18 @@ static PyObject *py_buffer_address(PyObject *self, PyObject *args) {
     return r;
 }
 
-/* huge_pages(buf) -> (bytes, errno): back the 2 MiB-aligned pages inside buf with transparent
+/* huge_pages(buf, populate=False) -> (bytes, errno): back the 2 MiB-aligned pages inside buf with transparent
  * huge pages now (MADV_COLLAPSE: the kernel copies the 4 KiB pages into huge ones; contents and
  * concurrent readers are unaffected), so that a weight streamed once per token costs one TLB
  * entry per 2 MiB and the hardware prefetchers are not stopped at every 4 KiB page boundary.
  * The GIL is released: a background thread calls this while the model runs. Returns the bytes
- * collapsed and 0, or 0 and the errno (EINVAL: a kernel before 6.1; ENOSYS: not Linux). */
+ * collapsed and 0, or 0 and the errno (EINVAL: a kernel before 6.1; ENOSYS: not Linux).
+ * populate: first fault in (write) the pages not yet there, as huge pages where the kernel can:
+ * for a buffer that is filled later (the KV cache), so that all of it is committed now. */
 static PyObject *py_huge_pages(PyObject *self, PyObject *args) {
     PyObject *o;
-    if (!PyArg_ParseTuple(args, "O", &o)) return NULL;
+    int populate = 0;
+    if (!PyArg_ParseTuple(args, "O|p", &o, &populate)) return NULL;
     Py_buffer v;
     if (clv_py_buffer(o, &v, 0, -1, 0, "buffer") < 0) return NULL;
     long long done = 0;
@@ -430,6 +436,7 @@ static PyObject *py_huge_pages(PyObject *self, PyObject *args) {
     if (e > a) {
         Py_BEGIN_ALLOW_THREADS
         (void)madvise((void *)a, e - a, MADV_HUGEPAGE);   /* khugepaged may finish what fails */
+        if (populate) (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
         if (madvise((void *)a, e - a, MADV_COLLAPSE) == 0) done = (long long)(e - a);
         else err = errno;
         Py_END_ALLOW_THREADS
@@ -456,6 +463,6 @@ PyMethodDef clv_py_methods_ops[] = {
     {"argmax_f32", py_argmax_f32, METH_VARARGS, "argmax_f32(row) -> index of the largest (ties: lowest)"},
     {"top_k_f32", py_top_k_f32, METH_VARARGS, "top_k_f32(row, k) -> the k largest indices, best first"},
     {"buffer_address", py_buffer_address, METH_VARARGS, "buffer_address(obj, writable=False) -> (address, nbytes)"},
-    {"huge_pages", py_huge_pages, METH_VARARGS, "huge_pages(buf) -> (bytes backed by 2 MiB pages now, errno)"},
+    {"huge_pages", py_huge_pages, METH_VARARGS, "huge_pages(buf, populate=False) -> (bytes backed by 2 MiB pages now, errno)"},
     {NULL, NULL, 0, NULL},
 };

@@ -83,14 +83,16 @@ def test_llm_moves_its_weights_to_huge_pages(monkeypatch, tmp_path):
     zoo.make("tiny-llama-wide", gguf, "q4_0", seed=11)
     ids = [int(i) for i in np.random.default_rng(2).integers(1, 300, 24)]
     real = mm.huge_pages
-    monkeypatch.setattr(mm, "huge_pages", lambda buf: 0)
+    monkeypatch.setattr(mm, "huge_pages", lambda buf, populate=False: 0)
     ref = LLM.load(gguf, n_ctx=64)
     assert ref.wait_huge_pages(60) and ref.huge_page_bytes == 0
     want = ref.logits(ids)
     monkeypatch.setattr(mm, "huge_pages", real)
-    llm = LLM.load(gguf, n_ctx=64)
+    llm = LLM.load(gguf, n_ctx=4096)                  # its KV cache: 4 MiB
     assert llm.wait_huge_pages(60)
-    assert llm.huge_page_bytes >= H
+    assert llm.huge_page_error is None and llm.huge_page_bytes >= H
+    kv = _C.buffer_address(llm.kv.arena)       # the KV cache (small): committed, huge pages
+    assert kv[1] >= 2 * H and anon_huge_kb(kv[0]) * 1024 == kv[1] // H * H
     gate = llm.model.layers[0].w_gate.packed
     assert anon_huge_kb(_C.buffer_address(gate)[0]) * 1024 == gate.nbytes // H * H
     np.testing.assert_array_equal(llm.logits(ids), want)

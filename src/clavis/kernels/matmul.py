@@ -55,15 +55,16 @@ def aligned_buffer(nbytes: int) -> memoryview:
     return memoryview(m)[off:off + int(nbytes)]
 
 
-def huge_pages(buf) -> int:
+def huge_pages(buf, populate: bool = False) -> int:
     """Back the whole 2 MiB pages inside `buf` with transparent huge pages now (Linux >= 6.1,
     MADV_COLLAPSE; contents and concurrent readers are unaffected); returns the bytes that are,
     0 where the kernel cannot (or it is not Linux). A decode streams every weight once per token:
     on 4 KiB pages each page is a TLB miss and a point where the hardware prefetchers stop.
     Measured (the 1B's matvecs in C, 2 threads, interleaved runs): 56-58 GB/s against 51 with
     4 KiB pages at ~49 GB/s of read bandwidth, the same at ~35 GB/s; the read probe itself reads
-    62 GB/s from huge pages against 53 from 4 KiB ones."""
-    done, _err = _C.huge_pages(buf)
+    62 GB/s from huge pages against 53 from 4 KiB ones. populate: fault in what is not there yet
+    first (a buffer filled later: all of it is committed now)."""
+    done, _err = _C.huge_pages(buf, bool(populate))
     return int(done)
 
 

@@ -121,6 +121,11 @@ class LLM:
         self._packer = threading.Thread(target=run, name="clavis-pack", daemon=True)
         self._packer.start()
 
+    # A KV cache up to this size is committed and moved to huge pages after load (with the
+    # weights): decode attention reads it faster (llama-3.2-1b at 640 positions, 2 threads:
+    # 0.88 vs 1.06 ms per token). A larger one stays committed as it fills.
+    KV_HUGE_MAX = 256 << 20
+
     def _start_huge_pages(self) -> None:
         """Back the packed weights with 2 MiB pages in a background thread (kernels.matmul.
         huge_pages): the decode streams them faster, and the load does not wait for it (fresh
@@ -129,6 +134,7 @@ class LLM:
         weights = getattr(self.model, "packed_weights", None)
         self._huge = None
         self.huge_page_bytes = 0
+        self.huge_page_error = None
         if weights is None:
             return
         from clavis.kernels.matmul import huge_pages
@@ -141,9 +147,15 @@ class LLM:
                 pass
             if packer is not None:
                 packer.join()
-            for w in list(weights()):
-                if not w.raw:      # zero-copy weights are the file's pages
-                    self.huge_page_bytes += huge_pages(w.packed)
+            try:
+                for w in list(weights()):
+                    if not w.raw:      # zero-copy weights are the file's pages
+                        self.huge_page_bytes += huge_pages(w.packed)
+                kv = self.kv
+                if kv.nbytes <= self.KV_HUGE_MAX:
+                    self.huge_page_bytes += huge_pages(kv.arena, populate=True)
+            except Exception as e:  # noqa: BLE001 - an optimisation: the model runs as it is
+                self.huge_page_error = e
 
         self._huge = threading.Thread(target=run, name="clavis-huge-pages", daemon=True)
         self._huge.start()
