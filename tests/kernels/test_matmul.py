@@ -25,7 +25,8 @@ FLOAT = ["f32", "f16", "bf16"]
 # tile, K of one block, K much larger.
 SHAPES = [(1, 16, 32), (1, 37, 4096), (1, 300, 11008 // 4), (2, 16, 64), (3, 33, 32),
           (5, 100, 320), (8, 48, 1024), (13, 17, 96), (64, 70, 512),
-          (3, 20, 32 * 1100)]    # longer than the 1024-block activation scratch of q8_0 avx512vnni
+          (3, 20, 32 * 1100),    # longer than the 1024-block activation scratch of q8_0 avx512vnni
+          (1, 200, 8192), (12, 90, 4160)]   # Q4_0 x16 slabs: whole and partial, a 2-block slice
 
 
 def rng_for(*key) -> np.random.Generator:

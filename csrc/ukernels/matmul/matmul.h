@@ -108,6 +108,10 @@ typedef struct clv_matmul_ukernel {
     /* 1: runs on the raw GGUF rows at any alignment (packed_size = n * row size, pack = a copy),
      * so callers may pass the raw rows as `packed` without packing (see "Raw ukernels"). */
     int raw;
+    /* Rows of W longer than slab_k are packed in slabs of slab_rows rows (0: never), which the
+     * decode path reads best whole: the driver cuts decode chunks at slab boundaries then. */
+    int slab_rows;
+    int64_t slab_k;
 } clv_matmul_ukernel;
 
 /* Shared helpers (csrc/ukernels/matmul/matmul_common.c, portable C). */

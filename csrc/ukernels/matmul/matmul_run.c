@@ -47,9 +47,10 @@ static void run_job(clv_threadpool *pool, int64_t m, const clv_matmul_ukernel *u
 static void plan_chunks(mm_job *j, int threads) {
     int64_t nr = j->uk->nr, mr = j->uk->mr;
     if (is_decode(j->m, j->uk)) {
+        int64_t align = j->uk->slab_rows && j->a.k > j->uk->slab_k ? j->uk->slab_rows : nr;
         j->mblk = j->m;
-        j->nblk = round_up((j->a.n + threads * 8 - 1) / (threads * 8), nr);
-        if (j->nblk < 16) j->nblk = round_up(16, nr);
+        j->nblk = round_up((j->a.n + threads * 8 - 1) / (threads * 8), align);
+        if (j->nblk < 16) j->nblk = round_up(16, align);
     } else {
         /* A raw ukernel with tiles (nr > 1) re-lays each W tile per chunk on the fly: taller
          * chunks amortise that (measured, q8_0_rows_avx512 k 2048: 10% slower than q8_0x16 at
