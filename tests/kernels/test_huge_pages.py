@@ -3,7 +3,9 @@ LLM's background thread that moves a loaded model's weights there): buffers from
 a 2 MiB boundary, huge_pages() backs their whole 2 MiB pages with huge pages (checked in
 /proc/self/smaps), and nothing a kernel computes from them changes."""
 import os
+import platform
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -22,8 +24,22 @@ def thp_mode() -> str:
         return "none"
 
 
-needs_thp = pytest.mark.skipif(thp_mode() not in ("always", "madvise"),
-                               reason=f"transparent huge pages are off here ({THP}: {thp_mode()})")
+def kernel_version() -> tuple[int, int]:
+    m = re.match(r"(\d+)\.(\d+)", platform.release())
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def no_thp_reason() -> str | None:
+    if sys.platform != "linux":
+        return f"transparent huge pages are Linux's ({sys.platform})"
+    if thp_mode() not in ("always", "madvise"):
+        return f"transparent huge pages are off here ({THP}: {thp_mode()})"
+    if kernel_version() < (6, 1):
+        return f"MADV_COLLAPSE needs Linux 6.1, this is {platform.release()}"
+    return None
+
+
+needs_thp = pytest.mark.skipif(no_thp_reason() is not None, reason=str(no_thp_reason()))
 
 
 def anon_huge_kb(addr: int) -> int:
