@@ -97,7 +97,10 @@ def bench(args) -> list[dict]:
             print(f"{shape} {quant} t={threads}: read bandwidth {bw:.1f} GB/s", file=sys.stderr, flush=True)
             runs: dict[str, list[dict]] = {e: [] for e in engines}
             for rep in range(args.reps):
-                for e in engines:  # interleaved, run by run
+                # interleaved, run by run, the order rotated each rep: a run right after
+                # PyTorch's (7 GB freed) pays for faulting in fresh memory on this VM (clavis's
+                # 1B load 0.5-0.7 s there against 0.3-0.4 s elsewhere), so no engine always gets it
+                for e in engines[rep % len(engines):] + engines[:rep % len(engines)]:
                     res = run_engine(e, gguf, hf_dir if e == "torch" else None, threads, args)
                     if res:
                         runs[e].append(res)
@@ -150,7 +153,7 @@ def write_report(rows: list[dict], args, cmdline: str) -> None:
         f"{os.cpu_count()} logical CPUs; Python {platform.python_version()}.  ",
         f"Command: `{cmdline}`  ",
         f"Random-weight GGUF files made by `clavis make-model`; prompt {args.prompt} tokens, "
-        f"then {args.gen} decoded tokens; median of {args.reps} interleaved runs. "
+        f"then {args.gen} decoded tokens; median of {args.reps} interleaved runs (the engines' order rotated each run). "
         "`bw` = memory read bandwidth (a STREAM-like read on all threads, by a separate process "
         "while the engine waits) right before / after that engine's decode; this machine's "
         "bandwidth switches between regimes, so a row whose two figures differ much saw a switch. "
