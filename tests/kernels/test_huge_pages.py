@@ -39,7 +39,8 @@ def no_thp_reason() -> str | None:
     return None
 
 
-needs_thp = pytest.mark.skipif(no_thp_reason() is not None, reason=str(no_thp_reason()))
+_NO_THP = no_thp_reason()
+needs_thp = pytest.mark.skipif(_NO_THP is not None, reason=str(_NO_THP))
 
 
 def anon_huge_kb(addr: int) -> int:
