@@ -67,9 +67,30 @@ static size_t quant_bytes(const clv_llm_hparams *hp, const clv_llm_layer *L, int
     return best;
 }
 
-/* y_i = x W_i^T for weights sharing one input: one job when they share a ukernel. */
+/* Weights packed one after another in one buffer (kernels.matmul.pack_together: Q/K/V) are,
+ * byte for byte, one weight of all their rows, when every part but the last is a whole number of
+ * the layout's row groups (tiles; slabs for long rows) and so are the outputs of one row. */
+static int adjacent(int nw, const clv_llm_weight *const *w, float *const *y, int64_t k) {
+    const clv_matmul_ukernel *uk = w[0]->uk;
+    int64_t unit = uk->slab_rows && k > uk->slab_k ? uk->slab_rows : uk->nr;
+    for (int i = 0; i + 1 < nw; i++)
+        if (w[i + 1]->uk != uk || w[i]->n % unit ||
+            (const char *)w[i + 1]->packed != (const char *)w[i]->packed + uk->packed_size(w[i]->n, k) ||
+            y[i + 1] != y[i] + w[i]->n)
+            return 0;
+    return 1;
+}
+
+/* y_i = x W_i^T for weights sharing one input: one matvec when they are adjacent (a decode's
+ * Q/K/V: one stream per thread instead of three), else one job when they share a ukernel. */
 static void project(clv_threadpool *pool, const float *x, int64_t t, int64_t k, int nw,
                     const clv_llm_weight *const *w, float *const *y, void *qs) {
+    if (t == 1 && nw > 1 && adjacent(nw, w, y, k)) {
+        int64_t n = 0;
+        for (int i = 0; i < nw; i++) n += w[i]->n;
+        clv_matmul(pool, w[0]->uk, x, 1, w[0]->packed, n, k, y[0], qs);
+        return;
+    }
     int same = 1;
     for (int i = 1; i < nw; i++) same &= w[i]->uk == w[0]->uk;
     if (same && nw > 1) {

@@ -67,6 +67,17 @@ static inline void vhsum4(VF a, VF b, VF c, VF d, float *out) {
     __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
     _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
 }
+/* lane t of the result = horizontal sum of a[t], t < 8 */
+static inline VF vhsum_lanes(const VF *a) {
+    __m256 u[4], w[2];
+    for (int p = 0; p < 4; p++)
+        u[p] = _mm256_add_ps(_mm256_unpacklo_ps(a[2 * p], a[2 * p + 1]), _mm256_unpackhi_ps(a[2 * p], a[2 * p + 1]));
+    for (int p = 0; p < 2; p++) {
+        __m256d x = _mm256_castps_pd(u[2 * p]), y = _mm256_castps_pd(u[2 * p + 1]);
+        w[p] = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(x, y)), _mm256_castpd_ps(_mm256_unpackhi_pd(x, y)));
+    }
+    return _mm256_add_ps(_mm256_permute2f128_ps(w[0], w[1], 0x20), _mm256_permute2f128_ps(w[0], w[1], 0x31));
+}
 /* (x0,x1,x2,x3,...) -> (x1,x0,x3,x2,...) */
 static inline VF vswap_pairs(VF a) { return _mm256_permute_ps(a, 0xB1); }
 static inline VF vload_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }

@@ -49,6 +49,20 @@ static inline void vhsum4(VF a, VF b, VF c, VF d, float *out) {
 #undef CLV_H
     _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
 }
+/* lane t of the result = horizontal sum of a[t], t < 16: a transpose-and-add tree (45 ops where
+ * 16 separate sums take ~130) */
+static inline VF vhsum_lanes(const VF *a) {
+    __m512 u[8], w[4];
+    for (int p = 0; p < 8; p++)   /* per 128-bit chunk: a2p and a2p+1, two partials each */
+        u[p] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * p], a[2 * p + 1]), _mm512_unpackhi_ps(a[2 * p], a[2 * p + 1]));
+    for (int p = 0; p < 4; p++) {   /* per 128-bit chunk: a4p .. a4p+3, one partial each */
+        __m512d x = _mm512_castps_pd(u[2 * p]), y = _mm512_castps_pd(u[2 * p + 1]);
+        w[p] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    }
+    __m512 x01 = _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xDD));
+    __m512 x23 = _mm512_add_ps(_mm512_shuffle_f32x4(w[2], w[3], 0x88), _mm512_shuffle_f32x4(w[2], w[3], 0xDD));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(x01, x23, 0x88), _mm512_shuffle_f32x4(x01, x23, 0xDD));
+}
 static inline VF vswap_pairs(VF a) { return _mm512_permute_ps(a, 0xB1); }
 static inline VF vload_f16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
 static inline VF vloadn(const float *p, int64_t n, float fill) {

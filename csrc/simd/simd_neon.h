@@ -50,6 +50,8 @@ static inline float vhmax(VF v) { return vmaxvq_f32(v); }
 static inline void vhsum4(VF a, VF b, VF c, VF d, float *out) {
     vst1q_f32(out, vpaddq_f32(vpaddq_f32(a, b), vpaddq_f32(c, d)));
 }
+/* lane t of the result = horizontal sum of a[t], t < 4 */
+static inline VF vhsum_lanes(const VF *a) { return vpaddq_f32(vpaddq_f32(a[0], a[1]), vpaddq_f32(a[2], a[3])); }
 static inline VF vswap_pairs(VF a) { return vrev64q_f32(a); }
 static inline VF vload_f16(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 static inline void vstore_f16(uint16_t *p, VF v) { vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v))); }

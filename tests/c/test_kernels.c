@@ -223,7 +223,8 @@ static int case_rope(const void *fn, const void *ref, int i) {
 
 /* ------------------------------------------------------------------ attention */
 static int case_attention(const void *fn, const void *ref, int i) {
-    int64_t g = irand(1, 20), d = i < 4 ? (int64_t[]){64, 128, 80, 7}[i] : irand(1, 130);
+    /* 6, 7: decodes at the head sizes the decode scores unroll (64, 128), g heads of 1 .. 20 */
+    int64_t g = irand(1, 20), d = i < 4 ? (int64_t[]){64, 128, 80, 7}[i] : i == 6 ? 64 : i == 7 ? 128 : irand(1, 130);
     int64_t rows = i == 6 || i == 7 ? 1 : irand(1, CLV_ATT_ROWS), stride   /* 1: the decode path */ = g * d + irand(0, 9), n_max = irand(1, 200);
     int64_t nk[CLV_ATT_ROWS];
     for (int64_t r = 0; r < rows; r++)   /* causal-like (growing by one) or arbitrary */

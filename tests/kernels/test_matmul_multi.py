@@ -76,3 +76,31 @@ def test_bad_input_is_a_clavis_error():
                                                                np.zeros((2, 16), np.float32)])
     with pytest.raises(ClavisError, match="non-empty"):
         mm.matmul_multi(np.zeros((2, 64), np.float32), [])
+
+
+@pytest.mark.parametrize("t", ["q4_0", "q8_0"])
+@pytest.mark.parametrize("k,ns", [(256, (48, 16, 32)), (4096, (128, 64, 64))])   # 4096: slabs
+def test_pack_together_is_one_weight(t, k, ns):
+    """Parts packed by pack_together, read as one weight of all their rows (what the C layers
+    do for a decode's Q/K/V), give each part's own result bit for bit."""
+    rng = np.random.default_rng([k, len(ns)])
+    raws = [random_gguf(t, n, k, rng) for n in ns]
+    ws = mm.pack_together([(r, t, n, k) for r, n in zip(raws, ns)])
+    assert ws is not None and all(w.base is ws[0].base for w in ws)
+    assert sum(w.nbytes for w in ws) == ws[0].base.nbytes
+    x = rng.standard_normal((1, k)).astype(np.float32)
+    whole = np.empty((1, sum(ns)), np.float32)
+    tid = mm.formats.type_id(t)
+    mm._C.matmul(x, ws[0].base, whole, tid, ws[0].variant, sum(ns), k)
+    parts = np.split(whole, np.cumsum(ns)[:-1], axis=1)
+    for part, w, r, n in zip(parts, ws, raws, ns):
+        np.testing.assert_array_equal(part, mm.matmul(x, w))
+        np.testing.assert_array_equal(part, mm.matmul(x, mm.PackedWeight(r, t, n, k)))
+
+
+def test_pack_together_refuses_mixed_parts():
+    rng = np.random.default_rng(3)
+    a, b = random_gguf("q4_0", 32, 256, rng), random_gguf("q8_0", 32, 256, rng)
+    assert mm.pack_together([(a, "q4_0", 32, 256), (b, "q8_0", 32, 256)]) is None   # two types
+    c = random_gguf("q4_0", 32, 512, rng)
+    assert mm.pack_together([(a, "q4_0", 32, 256), (c, "q4_0", 32, 512)]) is None   # two k

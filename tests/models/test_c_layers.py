@@ -30,6 +30,9 @@ def test_c_layers_match_python(tiny_models, monkeypatch, shape, quant, kv_dtype)
     llm = LLM.load(gguf, n_ctx=128, kv_dtype=kv_dtype)
     plan = llm.model._layer_plan(llm.kv)
     assert (plan is None) == (shape == "tiny-qwen3")      # per-head q/k norms stay in Python
+    L0 = llm.model.layers[0]
+    if quant == "q4_0":   # packed at load into one buffer: a decode reads Q/K/V as one weight
+        assert L0.wq.base is L0.wk.base is L0.wv.base
     # 100 tokens: the C FFN runs in row blocks of 64 (64 + 36)
     ids = [int(i) for i in np.random.default_rng(len(shape)).integers(1, llm.vocab_size, 100)]
     fast = run_all(llm, ids)

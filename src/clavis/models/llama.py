@@ -175,9 +175,10 @@ class LlamaModel:
 
     def _load_layer(self, src: WeightSource, i: int) -> Layer:
         p = f"blk.{i}."
+        # one buffer when it can be: the decode reads Q/K/V as one weight (pack_together)
+        wq, wk, wv = src.packed_group([p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight"])
         return Layer(
-            attn_norm=src.f32(p + "attn_norm.weight"), wq=src.packed(p + "attn_q.weight"),
-            wk=src.packed(p + "attn_k.weight"), wv=src.packed(p + "attn_v.weight"),
+            attn_norm=src.f32(p + "attn_norm.weight"), wq=wq, wk=wk, wv=wv,
             wo=src.packed(p + "attn_output.weight"), ffn_norm=src.f32(p + "ffn_norm.weight"),
             w_gate=src.packed(p + "ffn_gate.weight"), w_up=src.packed(p + "ffn_up.weight"),
             w_down=src.packed(p + "ffn_down.weight"))

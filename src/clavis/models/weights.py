@@ -38,6 +38,11 @@ class WeightSource:
     def packed(self, name: str):
         raise NotImplementedError
 
+    def packed_group(self, names: list[str]) -> list:
+        """The weights `names` (one input, as Q/K/V), packed into one buffer where the source
+        can (kernels.matmul.pack_together), else one by one."""
+        return [self.packed(n) for n in names]
+
     def f32(self, name: str):
         raise NotImplementedError
 
@@ -118,6 +123,19 @@ class GGUFSource(WeightSource):
         if not w.raw:
             release_mapped(t.view)   # packed: the file's copy need not stay resident (peak RSS)
         return w   # raw (zero-copy): w.packed IS the mapped file slice; its pages are the weight
+
+    def packed_group(self, names):
+        from clavis.kernels import matmul as kmm
+        ts = [self.gf.tensor(n) for n in names]
+        deferred = self.defer_pack and any(t.type in self.DEFER_TYPES for t in ts)
+        if deferred or any(t.type not in SUPPORTED_TYPES or len(t.shape) != 2 for t in ts):
+            return super().packed_group(names)   # zero-copy first (Q8_0) or re-quantized
+        ws = kmm.pack_together([(t.view, t.type, t.shape[0], t.shape[1]) for t in ts])
+        if ws is None:
+            return super().packed_group(names)
+        for t in ts:
+            release_mapped(t.view)
+        return ws
 
     def f32(self, name):
         """The tensor's values as a flat array("f") (norms, biases: small; no NumPy)."""

@@ -137,7 +137,7 @@ class LLM:
         self.huge_page_error = None
         if weights is None:
             return
-        from clavis.kernels.matmul import huge_pages
+        from clavis.kernels.matmul import huge_pages, weight_buffers
         packer = self._packer
 
         def run():
@@ -148,9 +148,8 @@ class LLM:
             if packer is not None:
                 packer.join()
             try:
-                for w in list(weights()):
-                    if not w.raw:      # zero-copy weights are the file's pages
-                        self.huge_page_bytes += huge_pages(w.packed)
+                for b in weight_buffers([w for w in weights() if not w.raw]):   # not file pages
+                    self.huge_page_bytes += huge_pages(b)
                 kv = self.kv
                 if kv.nbytes <= self.KV_HUGE_MAX:
                     self.huge_page_bytes += huge_pages(kv.arena, populate=True)
