@@ -110,7 +110,7 @@ def test_llm_moves_its_weights_to_huge_pages(monkeypatch, tmp_path):
     assert llm.huge_page_error is None and llm.huge_page_bytes >= H
     kv = _C.buffer_address(llm.kv.arena)       # the KV cache (small): committed, huge pages
     assert kv[1] >= 2 * H and anon_huge_kb(kv[0]) * 1024 == kv[1] // H * H
-    gate = llm.model.layers[0].w_gate.packed
-    assert anon_huge_kb(_C.buffer_address(gate)[0]) * 1024 == gate.nbytes // H * H
+    layer = llm.model.layers[0].w_gate.base         # the layer's weights: one buffer
+    assert anon_huge_kb(_C.buffer_address(layer)[0]) * 1024 == layer.nbytes // H * H
     np.testing.assert_array_equal(llm.logits(ids), want)
     assert os.getpriority(os.PRIO_PROCESS, 0) == 0     # only the background thread was niced

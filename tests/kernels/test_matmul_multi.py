@@ -98,9 +98,16 @@ def test_pack_together_is_one_weight(t, k, ns):
         np.testing.assert_array_equal(part, mm.matmul(x, mm.PackedWeight(r, t, n, k)))
 
 
-def test_pack_together_refuses_mixed_parts():
+def test_pack_together_mixed_k_and_types():
+    """A layer's weights differ in k (ffn_down): each part is still its own weight, and the
+    callback sees every part as it is packed; two types are refused."""
     rng = np.random.default_rng(3)
-    a, b = random_gguf("q4_0", 32, 256, rng), random_gguf("q8_0", 32, 256, rng)
-    assert mm.pack_together([(a, "q4_0", 32, 256), (b, "q8_0", 32, 256)]) is None   # two types
-    c = random_gguf("q4_0", 32, 512, rng)
-    assert mm.pack_together([(a, "q4_0", 32, 256), (c, "q4_0", 32, 512)]) is None   # two k
+    a, c = random_gguf("q4_0", 32, 256, rng), random_gguf("q4_0", 48, 4096, rng)
+    seen = []
+    ws = mm.pack_together([(a, "q4_0", 32, 256), (c, "q4_0", 48, 4096)], packed=seen.append)
+    assert seen == [0, 1] and ws[0].base is ws[1].base
+    for w, r, n, k in zip(ws, (a, c), (32, 48), (256, 4096)):
+        x = rng.standard_normal(k).astype(np.float32)
+        np.testing.assert_array_equal(mm.matmul(x, w), mm.matmul(x, mm.PackedWeight(r, "q4_0", n, k)))
+    b = random_gguf("q8_0", 32, 256, rng)
+    assert mm.pack_together([(a, "q4_0", 32, 256), (b, "q8_0", 32, 256)]) is None

@@ -32,7 +32,8 @@ def test_c_layers_match_python(tiny_models, monkeypatch, shape, quant, kv_dtype)
     assert (plan is None) == (shape == "tiny-qwen3")      # per-head q/k norms stay in Python
     L0 = llm.model.layers[0]
     if quant == "q4_0":   # packed at load into one buffer: a decode reads Q/K/V as one weight
-        assert L0.wq.base is L0.wk.base is L0.wv.base
+        ws = (L0.wq, L0.wk, L0.wv, L0.wo, L0.w_gate, L0.w_up, L0.w_down)
+        assert all(w.base is L0.wq.base for w in ws)
     # 100 tokens: the C FFN runs in row blocks of 64 (64 + 36)
     ids = [int(i) for i in np.random.default_rng(len(shape)).integers(1, llm.vocab_size, 100)]
     fast = run_all(llm, ids)

@@ -33,7 +33,7 @@ HUGE_PAGE = 2 << 20      # buffers from this size start on a 2 MiB boundary (see
 FAULT_HUGE_MIN = 64 << 20   # ... and from this size (the output heads) get huge pages at once
 
 
-def aligned_buffer(nbytes: int) -> memoryview:
+def aligned_buffer(nbytes: int, fault_huge: bool | None = None) -> memoryview:
     """A zeroed, writable, page-aligned buffer (a private anonymous mapping: pages are committed
     as they are written and copied on write in a forked child), as a memoryview of format "B".
     From 2 MiB it starts on a 2 MiB boundary (the mapping is 2 MiB longer; the part not used is
@@ -46,7 +46,7 @@ def aligned_buffer(nbytes: int) -> memoryview:
     2 MiB pages, 0.85 s of CPU against 0.18 s for 4 KiB ones); huge_pages() does it after load,
     in the background. The output heads (>= 64 MiB) do ask at once: the 1B Q8_0's 279 MB head
     loads in 0.09-0.19 s that way against 0.12-0.24 s in 4 KiB faults (also right after another
-    process freed 7 GB)."""
+    process freed 7 GB). fault_huge: ask (True) or not (False) whatever the size."""
     n = max(int(nbytes), 1)
     if not hasattr(mmap, "MAP_PRIVATE"):
         return memoryview(mmap.mmap(-1, n))[:int(nbytes)]
@@ -56,7 +56,7 @@ def aligned_buffer(nbytes: int) -> memoryview:
         return memoryview(mmap.mmap(-1, n, flags=flags))[:int(nbytes)]
     m = mmap.mmap(-1, n + HUGE_PAGE, flags=flags)
     off = -_C.buffer_address(m)[0] % HUGE_PAGE
-    if n >= FAULT_HUGE_MIN and hasattr(mmap, "MADV_HUGEPAGE"):
+    if (n >= FAULT_HUGE_MIN if fault_huge is None else fault_huge) and hasattr(mmap, "MADV_HUGEPAGE"):
         try:
             m.madvise(mmap.MADV_HUGEPAGE)
         except OSError:
@@ -165,33 +165,39 @@ class PackedWeight:
                 f"layout={self.layout['layout']!r})")
 
 
-def pack_together(items) -> list[PackedWeight] | None:
-    """Pack weights that share an input (Q/K/V) one after another into one buffer: the decode
-    then reads them as one weight, one stream per thread instead of three (clv_llm_layers runs a
-    single matvec over adjacent weights; llama-3.2-1b's Q/K/V in the C harness, 2 threads: 91-92%
-    of the read bandwidth against 75-83% as three). items: (data, type, n, k) as PackedWeight
-    takes them. None (nothing packed) unless all have one type and k, a variant that packs (not
-    raw), and packed sizes that keep every part 64-byte aligned."""
+def pack_together(items, packed=None) -> list[PackedWeight] | None:
+    """Pack weights one after another into one buffer (a layer's: Q, K, V, Wo, gate, up, down).
+    Two gains in a decode: weights that share an input and sit side by side (Q/K/V) are read as
+    one weight, one stream per thread instead of three (clv_llm_layers runs a single matvec over
+    adjacent weights; llama-3.2-1b's Q/K/V in the C harness, 2 threads: 91-92% of the read
+    bandwidth against 75-83% as three); and the huge-page thread leaves only the buffer's last
+    partial 2 MiB on 4 KiB pages, once per layer rather than once per weight (the 1B: 74 MiB of
+    its layers' 516 stayed on 4 KiB pages as separate buffers). items: (data, type, n, k) as
+    PackedWeight takes them; packed(i) is called as soon as part i is packed (to release its
+    source). None (nothing packed) unless all have one type, a variant that packs (not raw), and
+    packed sizes that keep every part 64-byte aligned."""
     types = {formats.type_id(t) for _, t, _, _ in items}
-    ks = {int(k) for _, _, _, k in items}
-    if len(items) < 2 or len(types) != 1 or len(ks) != 1:
+    if len(items) < 2 or len(types) != 1:
         return None
-    tid, k = types.pop(), ks.pop()
+    tid = types.pop()
     try:
         info = _C.matmul_info(tid, None)
-        if info["raw"] or k % info["kb"]:
+        if info["raw"] or any(int(k) % info["kb"] for _, _, _, k in items):
             return None
-        sizes = [_C.matmul_packed_size(tid, info["variant"], int(n), k) for _, _, n, _ in items]
+        sizes = [_C.matmul_packed_size(tid, info["variant"], int(n), int(k)) for _, _, n, k in items]
     except ValueError:
         return None
     if any(s % 64 for s in sizes):
         return None
-    buf, out, off = aligned_buffer(sum(sizes)), [], 0
-    for (data, t, n, _), size in zip(items, sizes):
+    # faulted in 4 KiB pages as the weights' own buffers were (a 7B layer is over FAULT_HUGE_MIN)
+    buf, out, off = aligned_buffer(sum(sizes), fault_huge=False), [], 0
+    for i, ((data, t, n, k), size) in enumerate(zip(items, sizes)):
         w = PackedWeight(data, t, n, k, variant=info["variant"], out=buf[off:off + size])
         w.base = buf
         out.append(w)
         off += size
+        if packed is not None:
+            packed(i)
     return out
 
 

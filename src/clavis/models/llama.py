@@ -175,13 +175,14 @@ class LlamaModel:
 
     def _load_layer(self, src: WeightSource, i: int) -> Layer:
         p = f"blk.{i}."
-        # one buffer when it can be: the decode reads Q/K/V as one weight (pack_together)
-        wq, wk, wv = src.packed_group([p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight"])
+        # one buffer when it can be, in this order: the decode reads Q/K/V as one weight and
+        # the buffer's huge pages cover all but its end (kernels.matmul.pack_together)
+        wq, wk, wv, wo, gate, up, down = src.packed_group([p + n for n in (
+            "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
+            "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight")])
         return Layer(
-            attn_norm=src.f32(p + "attn_norm.weight"), wq=wq, wk=wk, wv=wv,
-            wo=src.packed(p + "attn_output.weight"), ffn_norm=src.f32(p + "ffn_norm.weight"),
-            w_gate=src.packed(p + "ffn_gate.weight"), w_up=src.packed(p + "ffn_up.weight"),
-            w_down=src.packed(p + "ffn_down.weight"))
+            attn_norm=src.f32(p + "attn_norm.weight"), wq=wq, wk=wk, wv=wv, wo=wo,
+            ffn_norm=src.f32(p + "ffn_norm.weight"), w_gate=gate, w_up=up, w_down=down)
 
     @property
     def vocab_size(self) -> int:

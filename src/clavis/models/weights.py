@@ -39,8 +39,8 @@ class WeightSource:
         raise NotImplementedError
 
     def packed_group(self, names: list[str]) -> list:
-        """The weights `names` (one input, as Q/K/V), packed into one buffer where the source
-        can (kernels.matmul.pack_together), else one by one."""
+        """The weights `names` (a layer's), packed one after another into one buffer where the
+        source can (kernels.matmul.pack_together), else one by one."""
         return [self.packed(n) for n in names]
 
     def f32(self, name: str):
@@ -130,12 +130,10 @@ class GGUFSource(WeightSource):
         deferred = self.defer_pack and any(t.type in self.DEFER_TYPES for t in ts)
         if deferred or any(t.type not in SUPPORTED_TYPES or len(t.shape) != 2 for t in ts):
             return super().packed_group(names)   # zero-copy first (Q8_0) or re-quantized
-        ws = kmm.pack_together([(t.view, t.type, t.shape[0], t.shape[1]) for t in ts])
-        if ws is None:
-            return super().packed_group(names)
-        for t in ts:
-            release_mapped(t.view)
-        return ws
+        # each tensor's file pages are released once it is packed (peak RSS)
+        ws = kmm.pack_together([(t.view, t.type, t.shape[0], t.shape[1]) for t in ts],
+                               packed=lambda i: release_mapped(ts[i].view))
+        return super().packed_group(names) if ws is None else ws
 
     def f32(self, name):
         """The tensor's values as a flat array("f") (norms, biases: small; no NumPy)."""
