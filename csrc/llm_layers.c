@@ -72,7 +72,7 @@ static size_t quant_bytes(const clv_llm_hparams *hp, const clv_llm_layer *L, int
  * the layout's row groups (tiles; slabs for long rows) and so are the outputs of one row. */
 static int adjacent(int nw, const clv_llm_weight *const *w, float *const *y, int64_t k) {
     const clv_matmul_ukernel *uk = w[0]->uk;
-    int64_t unit = uk->slab_rows && k > uk->slab_k ? uk->slab_rows : uk->nr;
+    int64_t unit = clv_matmul_row_unit(uk, k);
     for (int i = 0; i + 1 < nw; i++)
         if (w[i + 1]->uk != uk || w[i]->n % unit ||
             (const char *)w[i + 1]->packed != (const char *)w[i]->packed + uk->packed_size(w[i]->n, k) ||

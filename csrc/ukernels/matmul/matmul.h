@@ -148,4 +148,11 @@ void clv_matmul_multi(clv_threadpool *pool, const clv_matmul_ukernel *uk, const 
 /* Number of tiles of nr rows covering n rows. */
 static inline int64_t clv_matmul_tiles(int64_t n, int nr) { return (n + nr - 1) / nr; }
 
+/* Rows of W[., k] that the layout keeps together: a slab for rows longer than slab_k, else a
+ * tile. Decode chunks start on these; weights packed back to back whose parts are whole units
+ * are, byte for byte, one weight of all their rows. */
+static inline int64_t clv_matmul_row_unit(const clv_matmul_ukernel *uk, int64_t k) {
+    return uk->slab_rows && k > uk->slab_k ? uk->slab_rows : uk->nr;
+}
+
 #endif /* CLAVIS_UKERNELS_MATMUL_H */

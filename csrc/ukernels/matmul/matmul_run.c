@@ -72,7 +72,7 @@ static void run_job(clv_threadpool *pool, int64_t m, const clv_matmul_ukernel *u
 static void plan_chunks(mm_job *j, int threads, int64_t rows) {
     int64_t nr = j->uk->nr, mr = j->uk->mr;
     if (is_decode(j->m, j->uk)) {
-        int64_t align = j->uk->slab_rows && j->a.k > j->uk->slab_k ? j->uk->slab_rows : nr;
+        int64_t align = clv_matmul_row_unit(j->uk, j->a.k);
         j->mblk = j->m;
         j->nblk = round_up((rows + threads * 8 - 1) / (threads * 8), align);
         if (j->nblk < 16) j->nblk = round_up(16, align);

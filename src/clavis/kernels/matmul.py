@@ -202,15 +202,9 @@ def pack_together(items, packed=None) -> list[PackedWeight] | None:
 
 
 def weight_buffers(weights) -> list:
-    """The distinct buffers behind packed weights (pack_together's parts share one), each once."""
-    seen, out = set(), []
-    for w in weights:
-        b = w.base
-        addr = _C.buffer_address(b)[0]
-        if addr not in seen:
-            seen.add(addr)
-            out.append(b)
-    return out
+    """The distinct buffers behind packed weights (pack_together's parts share one `.base`
+    object), each once, in order."""
+    return list({id(w.base): w.base for w in weights}.values())
 
 
 def default_variant(type) -> str:
