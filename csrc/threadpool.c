@@ -156,27 +156,33 @@ void clv_parallel_for(clv_threadpool *p, int64_t n_chunks, clv_task_fn fn, void 
 /* ---------------------------------------------------------------- contiguous ranges */
 #define RANGES_MAX 64
 
+/* One range's cursor on a cache line of its own: its owner claims chunk after chunk without
+ * sharing the line with the other threads, unless one of them has run out and steals. */
+typedef struct {
+    _Alignas(64) _Atomic int64_t next;
+    int64_t end;
+} range_cursor;
+
 typedef struct {
     clv_task_fn fn;
     void *ctx;
     int n_ranges;
-    int64_t end[RANGES_MAX];
-    _Atomic int64_t next[RANGES_MAX];
+    range_cursor r[RANGES_MAX];
 } ranges_job;
 
-/* Called exactly n_chunks times in all; each call claims one chunk: the next of its own range, or
- * else of another. A call cannot find every range exhausted: that would take n_chunks claims by
- * the other calls, of which there are fewer. */
+/* Task r: walk range r in order, then take what is left of the others' (from the next range
+ * on). One pool task per range, not one per chunk: a chunk costs its owner one uncontended
+ * atomic instead of the pool's shared counters (measured, 2 threads, a hot 256 x 2048 Q4_0
+ * decode matvec: 3.6 us per call against 4.1). Every chunk still runs exactly once (claimed by
+ * fetch_add), whoever runs the tasks, so a worker that never wakes up delays nothing. */
 static void ranges_task(void *p, int64_t c, int tid) {
     ranges_job *j = p;
-    (void)c;
     for (int i = 0; i < j->n_ranges; i++) {
-        int r = (tid + i) % j->n_ranges;
-        if (atomic_load_explicit(&j->next[r], memory_order_relaxed) >= j->end[r]) continue;
-        int64_t k = atomic_fetch_add_explicit(&j->next[r], 1, memory_order_relaxed);
-        if (k < j->end[r]) {
+        range_cursor *rc = &j->r[(c + i) % j->n_ranges];
+        while (atomic_load_explicit(&rc->next, memory_order_relaxed) < rc->end) {
+            int64_t k = atomic_fetch_add_explicit(&rc->next, 1, memory_order_relaxed);
+            if (k >= rc->end) break;
             j->fn(j->ctx, k, tid);
-            return;
         }
     }
 }
@@ -194,8 +200,8 @@ void clv_parallel_for_ranges(clv_threadpool *p, int64_t n_chunks, clv_task_fn fn
     j.ctx = ctx;
     j.n_ranges = t;
     for (int r = 0; r < t; r++) {
-        atomic_init(&j.next[r], n_chunks * r / t);
-        j.end[r] = n_chunks * (r + 1) / t;
+        atomic_init(&j.r[r].next, n_chunks * r / t);
+        j.r[r].end = n_chunks * (r + 1) / t;
     }
-    clv_parallel_for(p, n_chunks, ranges_task, &j);
+    clv_parallel_for(p, t, ranges_task, &j);
 }

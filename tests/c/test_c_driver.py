@@ -90,6 +90,7 @@ def _ran(out: str) -> dict[str, set[str]]:
         ran.setdefault(op, set()).add(var)
     assert ran.pop("drivers", None) == {"pool"}, "the threaded-driver check did not run"
     assert ran.pop("ranges", None) == {"pool"}, "the contiguous-ranges pool check did not run"
+    assert ran.pop("argmax", None) == {"sampling"}, "the argmax check did not run"
     return ran
 
 

@@ -454,6 +454,37 @@ static int ranges_exact(void) {
     return 1;
 }
 
+/* clv_argmax_f32 (vector passes in groups of 16) against a plain scalar scan: the first index
+ * of the largest value, NaN never winning, at lengths around the group size */
+static int argmax_agrees(void) {
+    static const int64_t ns[] = {1, 3, 15, 16, 17, 33, 100, 1000, 4099};
+    float *x = malloc(4099 * sizeof(float));
+    for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++)
+        for (int c = 0; c < 8; c++) {
+            int64_t n = ns[t];
+            for (int64_t i = 0; i < n; i++) x[i] = (float)irand(-32, 31);   /* ties */
+            if (c & 1) x[irand(0, n - 1)] = NAN;
+            if (c == 6)
+                for (int64_t i = 0; i < n; i++) x[i] = -INFINITY;
+            int64_t want = 0;
+            float best = -INFINITY;
+            for (int64_t i = 0; i < n; i++)
+                if (x[i] > best) {
+                    best = x[i];
+                    want = i;
+                }
+            int64_t got = clv_argmax_f32(x, n);
+            if (got != want) {
+                snprintf(g_fail_msg, sizeof g_fail_msg, "n %lld case %d: %lld, want %lld", (long long)n, c,
+                         (long long)got, (long long)want);
+                free(x);
+                return 0;
+            }
+        }
+    free(x);
+    return 1;
+}
+
 /* ------------------------------------------------------------------ driver */
 static const struct { const char *prefix; case_fn fn; int cases; } TESTS[] = {
     {"rms_norm", case_rms_norm, 40}, {"layer_norm", case_layer_norm, 40}, {"softmax", case_softmax, 40},
@@ -522,6 +553,13 @@ int main(int argc, char **argv) {
         passed++;
     } else {
         printf("FAIL %-12s %-14s %s\n", "ranges", "pool", g_fail_msg);
+        failed++;
+    }
+    if (argmax_agrees()) {
+        printf("ok   %-12s %-14s first index of the maximum, NaN never wins\n", "argmax", "sampling");
+        passed++;
+    } else {
+        printf("FAIL %-12s %-14s %s\n", "argmax", "sampling", g_fail_msg);
         failed++;
     }
     printf("%d passed, %d failed\n", passed, failed);

@@ -94,3 +94,26 @@ def test_seed_is_reproducible():
 def test_bad_params_are_clavis_errors(kw):
     with pytest.raises(ClavisError):
         S.SamplingParams(**kw)
+
+
+@pytest.mark.parametrize("n", [1, 5, 16, 17, 100, 4096, 128256 + 3])
+def test_argmax_matches_numpy(n):
+    """The C argmax (two vector passes, groups of 16) against NumPy: first index of the maximum,
+    wherever it lies (a group, the tail), ties to the lowest index, NaN never wins."""
+    from clavis.kernels import _C
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal(n).astype(np.float32)
+    assert _C.argmax_f32(x) == int(np.argmax(x))
+    for pos in {0, n // 2, n - 1}:            # the maximum at the start, middle and in the tail
+        y = x.copy()
+        y[pos] = 100.0
+        assert _C.argmax_f32(y) == pos
+        if n > 1:                             # a tie: the lower index wins
+            y[n - 1 - (pos == n - 1)] = 100.0
+            assert _C.argmax_f32(y) == min(pos, n - 1 - (pos == n - 1))
+    y = x.copy()
+    y[::3] = np.nan                           # NaN is below everything
+    finite = np.where(np.isnan(y), -np.inf, y)
+    assert _C.argmax_f32(y) == int(np.argmax(finite))
+    assert _C.argmax_f32(np.full(n, -np.inf, np.float32)) == 0
+    assert _C.argmax_f32(np.full(n, np.nan, np.float32)) == 0

@@ -206,16 +206,18 @@ class LlamaModel:
         return np.asarray(self.forward_buffer(ids, pos0, kv, all_logits, hook))
 
     def forward_buffer(self, ids, pos0: int, kv, all_logits: bool = False,
-                       hook: Hook | None = None):
+                       hook: Hook | None = None, out=None):
         """forward(), returning the logits as a 2-D float32 buffer (a memoryview from the C
-        path, which needs no NumPy; a NumPy array from the Python path)."""
+        path, which needs no NumPy; a NumPy array from the Python path). `out`: a writable
+        float32 [1, vocab] buffer the C path writes a single row of logits into and returns
+        (a decode loop's, reused token after token: no 0.5 MB allocation per token)."""
         with self._forward_lock:     # weights are swapped only between forwards (pack_deferred)
             if self._packed_q is not None:
                 self._apply_packed()
             ids = self._check_ids(ids, pos0, kv)
             plan = self._layer_plan(kv) if hook is None else None
             if plan is not None:
-                return self._forward_c(plan, ids, pos0, all_logits)
+                return self._forward_c(plan, ids, pos0, all_logits, out)
             return self._forward(ids, pos0, kv, all_logits, hook)
 
     def _check_ids(self, ids, pos0: int, kv) -> list[int]:
@@ -231,7 +233,7 @@ class LlamaModel:
             raise ClavisError(f"token id out of range 0..{self.args.vocab_size - 1}")
         return ids
 
-    def _forward_c(self, plan, ids: list[int], pos0: int, all_logits: bool):
+    def _forward_c(self, plan, ids: list[int], pos0: int, all_logits: bool, out=None):
         """All layers in one C call, on buffers (no NumPy): embedding rows read from the file,
         the layer plan, the final norm and the output head."""
         from clavis.kernels import _C
@@ -251,7 +253,8 @@ class LlamaModel:
         xs = x if all_logits else x.cast("B")[(T - 1) * a.dim * 4:].cast("f", (1, a.dim))
         h = _floats(n, a.dim)
         _C.rms_norm(xs, self.output_norm, h, float(a.norm_eps))
-        logits = _floats(n, self.output.n)
+        fits = out is not None and n == 1 and tuple(memoryview(out).shape) == (1, self.output.n)
+        logits = out if fits else _floats(n, self.output.n)
         matmul_into(h, self.output, logits)                                # [T|1, vocab]
         if prof:
             _count(prof, t_start, t_head)

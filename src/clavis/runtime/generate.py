@@ -164,6 +164,8 @@ class Generation:
         stopper = StopMatcher(self.stop)
         history = list(self.prompt_ids)
         n_steps, hit_stop = 0, False
+        # one logits row for the whole decode: each is sampled before the next forward
+        row = memoryview(bytearray(4 * eng.vocab_size)).cast("f", (1, eng.vocab_size))
         while True:
             if st.generated_tokens >= self.max_tokens:
                 reason = "length"
@@ -187,7 +189,7 @@ class Generation:
                 reason = "length"
                 break
             t0 = time.perf_counter()
-            logits = eng._decode_one(tok)
+            logits = eng._decode_one(tok, out=row)
             n_steps += 1
             st.decode_s += t_sample + time.perf_counter() - t0
             st.decode_tok_s = n_steps / st.decode_s if st.decode_s > 0 else 0.0

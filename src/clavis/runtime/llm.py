@@ -243,9 +243,10 @@ class LLM:
             self.kv.n = len(self._kv_ids)
         return logits
 
-    def _decode_one(self, tok: int):
+    def _decode_one(self, tok: int, out=None):
+        """Logits after one more token (a new buffer, or `out`: see forward_buffer)."""
         pos = len(self._kv_ids)
-        logits = self.model.forward_buffer([tok], pos, self.kv)
+        logits = self.model.forward_buffer([tok], pos, self.kv, out=out)
         self._kv_ids.append(int(tok))
         self.kv.n = len(self._kv_ids)
         return logits
