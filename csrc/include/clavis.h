@@ -73,9 +73,9 @@ clv_threadpool *clv_threadpool_create(int n_threads);
 void clv_threadpool_destroy(clv_threadpool *pool);
 int clv_threadpool_size(const clv_threadpool *pool);
 void clv_parallel_for(clv_threadpool *pool, int64_t n_chunks, clv_task_fn fn, void *ctx);
-/* The same contract (every chunk runs exactly once), but thread t starts on its own contiguous
- * range of chunks, [t * n / T, (t + 1) * n / T), walks it in order and then takes what is left
- * of the others' ranges. For streaming work (a decode matvec) each thread then reads one linear
+/* The same contract (every chunk runs exactly once), but the chunks are cut into T contiguous
+ * ranges, [r * n / T, (r + 1) * n / T), one pool task each: a thread walks its range in order and
+ * then takes what is left of the others'. For streaming work (a decode matvec) each thread then reads one linear
  * stream instead of every other chunk, which the hardware prefetchers follow. */
 void clv_parallel_for_ranges(clv_threadpool *pool, int64_t n_chunks, clv_task_fn fn, void *ctx);
 
