@@ -540,27 +540,21 @@ int main(int argc, char **argv) {
             }
         }
     }
+    /* the checks that are not one op's variants: one "ok" / "FAIL" line each */
+    static const struct { const char *name, *kind, *what; int (*check)(void); } EXTRA[] = {
+        {"drivers", "pool", "3 threads == 1 thread, every op", drivers_agree},
+        {"ranges", "pool", "every chunk once, 1-4 threads", ranges_exact},
+        {"argmax", "sampling", "first index of the maximum, NaN never wins", argmax_agrees},
+    };
     g_rng = seed + 7;
-    if (drivers_agree()) {
-        printf("ok   %-12s %-14s 3 threads == 1 thread, every op\n", "drivers", "pool");
-        passed++;
-    } else {
-        printf("FAIL %-12s %-14s %s\n", "drivers", "pool", g_fail_msg);
-        failed++;
-    }
-    if (ranges_exact()) {
-        printf("ok   %-12s %-14s every chunk once, 1-4 threads\n", "ranges", "pool");
-        passed++;
-    } else {
-        printf("FAIL %-12s %-14s %s\n", "ranges", "pool", g_fail_msg);
-        failed++;
-    }
-    if (argmax_agrees()) {
-        printf("ok   %-12s %-14s first index of the maximum, NaN never wins\n", "argmax", "sampling");
-        passed++;
-    } else {
-        printf("FAIL %-12s %-14s %s\n", "argmax", "sampling", g_fail_msg);
-        failed++;
+    for (size_t e = 0; e < sizeof EXTRA / sizeof EXTRA[0]; e++) {
+        if (EXTRA[e].check()) {
+            printf("ok   %-12s %-14s %s\n", EXTRA[e].name, EXTRA[e].kind, EXTRA[e].what);
+            passed++;
+        } else {
+            printf("FAIL %-12s %-14s %s\n", EXTRA[e].name, EXTRA[e].kind, g_fail_msg);
+            failed++;
+        }
     }
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
