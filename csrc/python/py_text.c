@@ -10,6 +10,9 @@
  *   text_bpe_json(buf, token_offsets, merge_offsets, head, mid, tail) -> tokenizer.json bytes
  *       with the vocab object and merges array written here | index of a bad merge | None when
  *       a string is not valid UTF-8 (the caller then takes the slower, decoding path)
+ *   text_spm_merges(buf, offsets, tokens, scores, eligible) -> list of (left, right) | None
+ *       every split of an eligible piece into two vocabulary pieces, ranked as llama.cpp's SPM
+ *       tokenizer merges (see spm_merges below); None when a string is not valid UTF-8
  *   text_trim() -> None   (hand freed heap pages back to the OS, glibc only)
  * Strings decode as str(raw, "utf-8", "replace") does. */
 #include "pyclavis.h"
@@ -227,17 +230,23 @@ static char *json_put(char *o, const unsigned char *s, size_t n) {
     return o;
 }
 
-/* Open-addressing set of the vocabulary pieces (by bytes) -> first id. */
+/* Open-addressing set of the vocabulary pieces (by bytes) -> first id. The slot comes from
+ * FNV-1a mixed with a full avalanche (MurmurHash3's fmix64), started from a basis that differs
+ * run to run (the table's heap address): a file cannot aim its strings at a few slots. */
 typedef struct {
     int32_t *slot;
     size_t mask;
     const str_array *a;
 } piece_set;
 
-static uint64_t fnv1a(const unsigned char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
+static uint64_t piece_hash(const piece_set *ps, const unsigned char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)ps->slot;
     for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
-    return h;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
 }
 
 #define PIECE(a, i) ((a)->p + (a)->off[i] + 8)
@@ -245,7 +254,7 @@ static uint64_t fnv1a(const unsigned char *s, size_t n) {
 
 /* The id of piece s, or -1; with `add`, inserts id `add_id` when absent. */
 static int32_t piece_find(piece_set *ps, const unsigned char *s, size_t n, int32_t add_id) {
-    for (size_t h = fnv1a(s, n) & ps->mask;; h = (h + 1) & ps->mask) {
+    for (size_t h = piece_hash(ps, s, n) & ps->mask;; h = (h + 1) & ps->mask) {
         int32_t id = ps->slot[h];
         if (id < 0) {
             if (add_id >= 0) ps->slot[h] = add_id;
@@ -384,6 +393,120 @@ done:
     return ret;
 }
 
+/* ---- SentencePiece merges: every split of a piece into two pieces, ranked by score -------- */
+
+/* One split (left, right) of piece i; ranked by i's score (highest first, NaN last), then by
+ * i, left, right: the order _hf_json.spm_merges gives (no two splits agree on all four). */
+typedef struct {
+    double score;
+    int32_t i, l, r, nan;
+} spm_split;
+
+static int spm_cmp(const void *pa, const void *pb) {
+    const spm_split *a = pa, *b = pb;
+    if (a->nan != b->nan) return a->nan - b->nan;
+    if (!a->nan && a->score != b->score) return a->score > b->score ? -1 : 1;
+    if (a->i != b->i) return a->i < b->i ? -1 : 1;
+    if (a->l != b->l) return a->l < b->l ? -1 : 1;
+    return (a->r > b->r) - (a->r < b->r);
+}
+
+/* Appends piece i's splits to *v (grown as needed); -1 out of memory. A split falls between
+ * two characters (a byte that does not continue a UTF-8 sequence). */
+static int spm_piece_splits(piece_set *ps, Py_ssize_t i, double score, spm_split **v,
+                            size_t *n, size_t *cap) {
+    const unsigned char *s = PIECE(ps->a, i);
+    size_t len = PIECE_LEN(ps->a, i);
+    for (size_t k = 1; k < len; k++) {
+        if ((s[k] & 0xC0) == 0x80) continue;
+        int32_t l = piece_find(ps, s, k, -1);
+        int32_t r = l < 0 ? -1 : piece_find(ps, s + k, len - k, -1);
+        if (r < 0) continue;
+        if (*n == *cap) {
+            size_t c = *cap ? *cap * 2 : 1024;
+            spm_split *nv = PyMem_RawRealloc(*v, c * sizeof(spm_split));
+            if (!nv) return -1;
+            *v = nv;
+            *cap = c;
+        }
+        (*v)[(*n)++] = (spm_split){score, (int32_t)i, l, r, score != score};
+    }
+    return 0;
+}
+
+/* text_spm_merges(buf, offsets, tokens, scores, eligible): tokens = the strings decoded (the
+ * tuples hold these objects), scores = float64 per token, eligible = uint8 per token (the
+ * piece types that are merged). A repeated piece merges (and is found) as its first id. */
+static PyObject *py_text_spm_merges(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *buf_o, *off_o, *tokens, *sc_o, *el_o;
+    if (!PyArg_ParseTuple(args, "OOO!OO", &buf_o, &off_o, &PyList_Type, &tokens, &sc_o, &el_o))
+        return NULL;
+    str_array a;
+    if (str_array_get(buf_o, off_o, &a) < 0) return NULL;
+    Py_buffer sc = {0}, el = {0};
+    PyObject *ret = NULL;
+    piece_set ps = {NULL, 0, &a};
+    spm_split *v = NULL;
+    size_t n = 0, cap = 0;
+    if (clv_py_buffer(sc_o, &sc, 'd', 1, 0, "scores") < 0) goto done;
+    if (clv_py_buffer(el_o, &el, 'B', 1, 0, "eligible") < 0) goto done;
+    if (PyList_GET_SIZE(tokens) != a.n || sc.len / 8 != a.n || el.len != a.n) {
+        PyErr_SetString(PyExc_ValueError, "tokens, scores and eligible need one entry per string");
+        goto done;
+    }
+    if (a.n > INT32_MAX / 2) {  /* ids are int32 here; the Python route takes the rest */
+        ret = Py_NewRef(Py_None);
+        goto done;
+    }
+    size_t slots = 16;
+    while (slots < (size_t)a.n * 2) slots *= 2;
+    ps.slot = PyMem_RawMalloc(slots * sizeof(int32_t));
+    ps.mask = slots - 1;
+    if (!ps.slot) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(ps.slot, 0xFF, slots * sizeof(int32_t));
+    const double *score = sc.buf;
+    const unsigned char *ok = el.buf;
+    char *first = PyMem_RawMalloc((size_t)a.n + 1);
+    if (!first) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int bad = 0;
+    for (Py_ssize_t i = 0; i < a.n && !bad; i++) {
+        bad = json_len(PIECE(&a, i), PIECE_LEN(&a, i)) < 0;   /* decoding would replace bytes */
+        first[i] = piece_find(&ps, PIECE(&a, i), PIECE_LEN(&a, i), (int32_t)i) < 0;
+    }
+    for (Py_ssize_t i = 0; i < a.n && !bad; i++)
+        if (ok[i] && first[i] && spm_piece_splits(&ps, i, score[i], &v, &n, &cap) < 0) {
+            PyMem_RawFree(first);
+            PyErr_NoMemory();
+            goto done;
+        }
+    PyMem_RawFree(first);
+    if (bad) {
+        ret = Py_NewRef(Py_None);
+        goto done;
+    }
+    qsort(v, n, sizeof(spm_split), spm_cmp);
+    ret = PyList_New((Py_ssize_t)n);
+    for (size_t j = 0; ret && j < n; j++) {
+        PyObject *t = PyTuple_Pack(2, PyList_GET_ITEM(tokens, v[j].l), PyList_GET_ITEM(tokens, v[j].r));
+        if (!t) Py_CLEAR(ret);
+        else PyList_SET_ITEM(ret, (Py_ssize_t)j, t);
+    }
+done:
+    PyMem_RawFree(v);
+    PyMem_RawFree(ps.slot);
+    if (sc.obj) PyBuffer_Release(&sc);
+    if (el.obj) PyBuffer_Release(&el);
+    str_array_release(&a);
+    return ret;
+}
+
 static PyObject *py_text_trim(PyObject *self, PyObject *args) {
     (void)self;
     (void)args;
@@ -402,6 +525,8 @@ PyMethodDef clv_py_methods_text[] = {
      "text_merges(buf, offsets, vocab) -> [(left, right)] | index of the first bad merge"},
     {"text_bpe_json", py_text_bpe_json, METH_VARARGS,
      "text_bpe_json(buf, token_offsets, merge_offsets, head, mid, tail) -> bytes | int | None"},
+    {"text_spm_merges", py_text_spm_merges, METH_VARARGS,
+     "text_spm_merges(buf, offsets, tokens, scores, eligible) -> [(left, right)] | None"},
     {"text_trim", py_text_trim, METH_NOARGS, "malloc_trim(0) where glibc provides it"},
     {NULL, NULL, 0, NULL},
 };

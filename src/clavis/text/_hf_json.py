@@ -10,9 +10,11 @@
 from __future__ import annotations
 
 import re
+from array import array
 from functools import lru_cache
 
 from clavis import ClavisError
+from clavis.kernels import _C
 
 # GGUF token types (llama.cpp's llama_token_type)
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
@@ -121,26 +123,38 @@ def _post_processor(tokens, bos_id, eos_id, add_bos, add_eos):
             "special_tokens": specials}
 
 
-def spm_merges(tokens, scores, types, vocab: dict | None = None) -> list[tuple[str, str]]:
+def spm_merges(tokens, scores, types, vocab: dict | None = None,
+               raw=None) -> list[tuple[str, str]]:
     """Every split (left, right) of a normal piece into two vocabulary pieces, ranked as
-    llama.cpp's SPM tokenizer applies them: higher score of the merged piece first."""
+    llama.cpp's SPM tokenizer applies them: higher score of the merged piece first (a NaN
+    score last), then by the piece's id and the two halves' ids.
+    raw: the GGUF strings' (buffer, offsets) that `tokens` (a list) decodes; with it the
+    splits are found in C (TinyLlama's 32k pieces: ~5 ms against ~60 ms here)."""
+    if raw is not None:
+        eligible = bytes(t in (NORMAL, USER_DEFINED) for t in types)
+        got = _C.text_spm_merges(raw[0], raw[1], tokens, array("d", scores), eligible)
+        if got is not None:      # None: a string is not valid UTF-8 (decoding replaced bytes)
+            return got
     vocab = _vocab(tokens) if vocab is None else vocab
     get, found = vocab.get, []
     for i, (piece, t) in enumerate(zip(tokens, types)):
         if t not in (NORMAL, USER_DEFINED) or len(piece) < 2 or vocab[piece] != i:
             continue
+        s = scores[i]
+        key = (s != s, 0.0 if s != s else -s, i)
         for k in range(1, len(piece)):
             li = get(piece[:k])
             if li is not None:
                 ri = get(piece[k:])
                 if ri is not None:
-                    found.append((-scores[i], i, li, ri, piece[:k], piece[k:]))
-    found.sort()  # by (-score, i, li, ri): no two entries agree on all four
-    return [(f[4], f[5]) for f in found]
+                    found.append((key, li, ri, piece[:k], piece[k:]))
+    found.sort(key=lambda f: f[:3])  # by (NaN, -score, i), li, ri: no two entries agree on all
+    return [(f[3], f[4]) for f in found]
 
 
 def spm_json(tokens, scores, types, *, bos_id, eos_id, unk_id, add_bos, add_eos,
-             add_space_prefix=True) -> dict:
+             add_space_prefix=True, raw=None) -> dict:
+    """raw: the GGUF strings' (buffer, offsets) that `tokens` decodes (spm_merges)."""
     norms = [{"type": "Prepend", "prepend": "▁"}] if add_space_prefix else []
     norms.append({"type": "Replace", "pattern": {"String": " "}, "content": "▁"})
     decs = [{"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
@@ -159,7 +173,7 @@ def spm_json(tokens, scores, types, *, bos_id, eos_id, unk_id, add_bos, add_eos,
                   "unk_token": tokens[unk_id] if unk_id is not None else None,
                   "continuing_subword_prefix": None, "end_of_word_suffix": None,
                   "fuse_unk": True, "byte_fallback": True, "ignore_merges": False,
-                  "vocab": vocab, "merges": spm_merges(tokens, scores, types, vocab)},
+                  "vocab": vocab, "merges": spm_merges(tokens, scores, types, vocab, raw)},
     }
 
 

@@ -157,8 +157,9 @@ class Tokenizer:
             space = _get(fields, _K + "add_space_prefix", "bool", default=True)
             unk = ids["unknown"] if ids["unknown"] is not None else (
                 types.index(hj.UNKNOWN) if hj.UNKNOWN in types else None)
-            spec = hj.spm_json(tokens.to_list() if hasattr(tokens, "to_list") else tokens,
-                               scores, types, unk_id=unk, add_space_prefix=space,
+            raw = tokens.raw() if hasattr(tokens, "raw") else None
+            spec = hj.spm_json(tokens.to_list() if raw else tokens, scores, types, raw=raw,
+                               unk_id=unk, add_space_prefix=space,
                                add_bos=_get(fields, _K + "add_bos_token", "bool", default=True),
                                add_eos=_get(fields, _K + "add_eos_token", "bool", default=False),
                                **common)
