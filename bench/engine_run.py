@@ -26,15 +26,21 @@ def prompt_ids(vocab: int, n: int, seed: int) -> list[int]:
     return [rng.randrange(100, min(vocab, 30000) - 100) for _ in range(n)]
 
 
-def read_bandwidth(threads: int) -> float:
-    """Memory read bandwidth (GB/s) measured by a separate process while this one waits, so the
-    probe's 256 MB buffer stays out of this engine's peak RSS. This machine's bandwidth switches
-    between regimes within minutes, so each decode is compared with the bandwidth measured right
-    before and right after it."""
-    code = "import json,clavis.kernels.bench as b; print(json.dumps(b.read_bandwidth()))"
+def read_bandwidth(threads: int) -> dict:
+    """Memory read bandwidth (GB/s: {"best", "sustained"}, kernels.bench.read_bandwidth_stats)
+    measured by a separate process while this one waits, so the probe's 256 MB buffer stays out
+    of this engine's peak RSS. This machine's bandwidth switches between regimes within minutes,
+    so each decode is compared with the bandwidth measured right before and right after it."""
+    code = "import json,clavis.kernels.bench as b; print(json.dumps(b.read_bandwidth_stats()))"
     out = subprocess.run([sys.executable, "-c", code], check=True, text=True, capture_output=True,
                          env={**os.environ, "CLAVIS_NUM_THREADS": str(threads)})
-    return float(json.loads(out.stdout.strip().splitlines()[-1]))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bw_fields(before: dict, after: dict) -> dict:
+    """The probes around a decode: best passes before / after, and the sustained rate (mean)."""
+    return {"decode_bw_before": before["best"], "decode_bw_after": after["best"],
+            "decode_bw_sustained": (before["sustained"] + after["sustained"]) / 2}
 
 
 def run_clavis(args) -> dict:
@@ -65,7 +71,7 @@ def run_clavis(args) -> dict:
     return {"load_s": load_s, "huge_pages_s": huge_s, "huge_page_mb": llm.huge_page_bytes / 2**20,
             "prefill_tok_s": pst.prefill_tok_s, "decode_tok_s": st.decode_tok_s,
             "ttft_s": pst.prompt_tokens / pst.prefill_tok_s, "generated": st.generated_tokens,
-            "decode_bw_before": bw0, "decode_bw_after": bw1}
+            **bw_fields(bw0, bw1)}
 
 
 def run_llamacpp(args) -> dict:
@@ -98,7 +104,7 @@ def run_llamacpp(args) -> dict:
     bw1 = read_bandwidth(args.threads)
     return {"load_s": load_s, "prefill_tok_s": args.prompt / t_prefill,
             "decode_tok_s": args.gen / t_decode, "ttft_s": t_prefill, "generated": args.gen,
-            "decode_bw_before": bw0, "decode_bw_after": bw1}
+            **bw_fields(bw0, bw1)}
 
 
 def run_torch(args) -> dict:
@@ -128,7 +134,7 @@ def run_torch(args) -> dict:
     bw1 = read_bandwidth(args.threads)
     return {"load_s": load_s, "prefill_tok_s": args.prompt / t_prefill,
             "decode_tok_s": args.gen / t_decode, "ttft_s": t_prefill, "generated": args.gen,
-            "decode_bw_before": bw0, "decode_bw_after": bw1}
+            **bw_fields(bw0, bw1)}
 
 
 ENGINES = {"clavis": run_clavis, "llamacpp": run_llamacpp, "torch": run_torch}

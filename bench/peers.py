@@ -93,7 +93,7 @@ def bench(args) -> list[dict]:
             print(f"{shape}: skipping PyTorch ({params / 1e9:.1f} B params > {TORCH_MAX_PARAMS / 1e9:.0f} B: "
                   "its f32 HF copy does not fit this machine)", file=sys.stderr)
         for threads in args.threads:
-            bw = read_bandwidth(threads)
+            bw = read_bandwidth(threads)["best"]
             print(f"{shape} {quant} t={threads}: read bandwidth {bw:.1f} GB/s", file=sys.stderr, flush=True)
             runs: dict[str, list[dict]] = {e: [] for e in engines}
             for rep in range(args.reps):
@@ -107,7 +107,7 @@ def bench(args) -> list[dict]:
                         print(f"  rep {rep} {e:9s} pp {res['prefill_tok_s']:8.1f} tg {res['decode_tok_s']:7.1f} "
                               f"tok/s load {res['load_s']:.2f}s rss {res['peak_rss_mb']:.0f} MB",
                               file=sys.stderr, flush=True)
-            bw_after = read_bandwidth(threads)
+            bw_after = read_bandwidth(threads)["best"]
             for e, rs in runs.items():
                 if not rs:
                     continue
@@ -115,7 +115,7 @@ def bench(args) -> list[dict]:
                 # the bandwidth right before / after this engine's decodes (median over runs);
                 # the fraction is taken against their mean
                 dbw0, dbw1 = median_of(rs, "decode_bw_before"), median_of(rs, "decode_bw_after")
-                dbw = (dbw0 + dbw1) / 2
+                dbw, sus = (dbw0 + dbw1) / 2, median_of(rs, "decode_bw_sustained")
                 rows.append({
                     "model": shape, "quant": quant, "engine": e, "threads": threads,
                     "prefill_tok_s": median_of(rs, "prefill_tok_s"), "decode_tok_s": tg,
@@ -126,6 +126,8 @@ def bench(args) -> list[dict]:
                     "decode_bw_before_gbs": dbw0, "decode_bw_after_gbs": dbw1,
                     "eff_bw_gbs": per_tok * tg / 1e9 if e != "torch" else None,
                     "bw_fraction": per_tok * tg / 1e9 / dbw if e != "torch" else None,
+                    "decode_bw_sustained_gbs": sus,
+                    "bw_fraction_sustained": per_tok * tg / 1e9 / sus if e != "torch" else None,
                     "runs": len(rs),
                 })
                 if e == "clavis":   # after load, untimed: its weights moving to huge pages
@@ -158,11 +160,15 @@ def write_report(rows: list[dict], args, cmdline: str) -> None:
         "while the engine waits) right before / after that engine's decode; this machine's "
         "bandwidth switches between regimes, so a row whose two figures differ much saw a switch. "
         "`eff` = weight bytes read per token x decode tok/s; `eff/bw` = eff / the mean of the two. "
+        "Each probe is 20 passes over 256 MB: `bw` is its fastest pass (the memory's peak rate, "
+        "as STREAM reports), `sust` its sustained rate (all passes' bytes over their time, the "
+        "mean of the two probes), which a decode streaming for seconds can at best about reach; "
+        "`eff/sust` = eff / sust. "
         "`load s` is until the model answers; clavis then moves its packed weights to huge pages "
         "in a background thread (`huge s` after load; prefill and decode are measured once it is "
         "done: the engine waits for it, untimed).", "",
-        "| model | quant | engine | thr | pp512 tok/s | tg128 tok/s | TTFT s | load s | huge s | peak RSS MB | file MB | bw GB/s (before/after decode) | eff GB/s | eff/bw |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | quant | engine | thr | pp512 tok/s | tg128 tok/s | TTFT s | load s | huge s | peak RSS MB | file MB | bw GB/s (before/after decode) | sust GB/s | eff GB/s | eff/bw | eff/sust |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
@@ -170,7 +176,8 @@ def write_report(rows: list[dict], args, cmdline: str) -> None:
             f"{r['decode_tok_s']:.1f} | {r['ttft_s']:.2f} | {r['load_s']:.2f} | {fmt(r.get('huge_pages_s'), '.2f')} | "
             f"{r['peak_rss_mb']:.0f} | "
             f"{r['file_mb']:.0f} | {r['decode_bw_before_gbs']:.1f} / {r['decode_bw_after_gbs']:.1f} | "
-            f"{fmt(r['eff_bw_gbs'], '.1f')} | {fmt(r['bw_fraction'], '.0%')} |")
+            f"{r['decode_bw_sustained_gbs']:.1f} | {fmt(r['eff_bw_gbs'], '.1f')} | "
+            f"{fmt(r['bw_fraction'], '.0%')} | {fmt(r['bw_fraction_sustained'], '.0%')} |")
     rat = ratios(rows)
     if rat:
         lines += ["", "clavis / llama.cpp, same run:", "",

@@ -67,14 +67,15 @@ def main() -> int:
         lines.append(f"| {r['format']} | {r['n']}x{r['k']} | {r.get('variant', '')} | {r['gops']:.0f} |")
     lines += ["", "`clavis bench llm` (random-weight Q4_0 models of the named shapes, 512-token prompt, "
               "128 decoded tokens):", "",
-              "| model | MiB read/token | load s | prefill tok/s | decode tok/s | read bw GB/s | decode GB/s | of bw |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| model | MiB read/token | load s | prefill tok/s | decode tok/s | read bw GB/s (sustained) | decode GB/s | of bw | of sustained |",
+              "|---|---|---|---|---|---|---|---|---|"]
     profiles = []
     for m in [m for m in args.models.split(",") if m]:
         r = clavis_json("bench", "llm", "-m", m, "--profile", threads=args.threads)
         lines.append(f"| {m} | {r['bytes_per_token'] / 2**20:.0f} | {r['load_s']:.2f} | "
-                     f"{r['prefill_tok_s']:.1f} | {r['decode_tok_s']:.1f} | {r['read_bw_gbs']:.1f} | "
-                     f"{r['decode_eff_gbs']:.1f} | {r['decode_bw_fraction']:.0%} |")
+                     f"{r['prefill_tok_s']:.1f} | {r['decode_tok_s']:.1f} | {r['read_bw_gbs']:.1f} "
+                     f"({r['read_bw_sustained_gbs']:.1f}) | {r['decode_eff_gbs']:.1f} | "
+                     f"{r['decode_bw_fraction']:.0%} | {r['decode_bw_fraction_sustained']:.0%} |")
         profiles.append((m, r["decode_profile"]))
     lines += profile_table(profiles)
     section = "\n".join(lines) + "\n"

@@ -90,8 +90,11 @@ def test_bench_llm_json_and_profile(model):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     for key in ("prefill_tok_s", "decode_tok_s", "read_bw_gbs", "decode_bw_fraction", "threads",
-                "model_bytes"):
+                "model_bytes", "read_bw_sustained_gbs", "decode_bw_fraction_sustained"):
         assert out[key] > 0, key
+    # the best pass is at least the sustained rate (the same passes' fastest against their mean)
+    assert out["read_bw_gbs"] >= out["read_bw_sustained_gbs"]
+    assert out["decode_bw_fraction"] <= out["decode_bw_fraction_sustained"]
     assert out["threads"] == 1 and out["prompt_tokens"] == 24 and out["generated_tokens"] == 6
     p = out["decode_profile"]
     assert p["tokens"] >= 5 and p["ms_per_token"] > 0

@@ -68,3 +68,8 @@ def test_help_and_missing_subcommand(capsys):
         cli.main(["bench", "kernels", "--help"])
     assert e.value.code == 0 and "read bandwidth" in capsys.readouterr().out
     assert cli.main(["bench"]) == 2
+
+
+def test_read_bandwidth_stats_best_and_sustained():
+    st = bench.read_bandwidth_stats(4 << 20, 4)
+    assert st["best"] >= st["sustained"] > 0

@@ -40,9 +40,20 @@ def random_gguf(t: str, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
 
 def read_bandwidth(nbytes: int = 256 << 20, reps: int = PASSES) -> float:
     """Best read bandwidth in GB/s of `reps` passes over a fresh buffer, all pool threads."""
+    return read_bandwidth_stats(nbytes, reps)["best"]
+
+
+def read_bandwidth_stats(nbytes: int = 256 << 20, reps: int = PASSES) -> dict:
+    """The read probe's two figures (GB/s, all pool threads, `reps` passes over a fresh buffer):
+    best = the fastest pass, the peak rate the memory gave (what STREAM reports); sustained =
+    all the passes' bytes over their total time, what a reader streaming through the whole
+    probe got. On a shared machine the second is a few % (at times 10%) lower: others' traffic
+    comes and goes within the probe's ~0.1 s. A decode streams for seconds, so it is held to
+    the first and can at best reach about the second."""
     buf = np.ones(nbytes, dtype=np.uint8)     # touched, so no page faults while timing
     _C.read_bandwidth(buf, 1)                 # warm-up pass
-    return nbytes / min(_C.read_bandwidth(buf, reps)) / 1e9
+    times = _C.read_bandwidth(buf, reps)
+    return {"best": nbytes / min(times) / 1e9, "sustained": nbytes * len(times) / sum(times) / 1e9}
 
 
 def decode_speed(t: str, n: int, k: int, rng, passes: int = PASSES) -> dict:

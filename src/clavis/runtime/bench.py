@@ -55,7 +55,7 @@ def bench_llm(model: str, quant: str = "q4_0", threads: int | None = None, promp
     more with per-step timers (after the measured run, so its figures are untimed-code figures),
     and `decode_profile` says where a decoded token's time goes (ms per token)."""
     from clavis import kernels
-    from clavis.kernels.bench import read_bandwidth
+    from clavis.kernels.bench import read_bandwidth_stats
     from clavis.runtime.llm import LLM
 
     if threads is not None:
@@ -64,7 +64,7 @@ def bench_llm(model: str, quant: str = "q4_0", threads: int | None = None, promp
     path = resolve_model(model, quant)
     per_token, total, _ = weight_bytes_per_token(path)
     step("read bandwidth")
-    bw_before = read_bandwidth()
+    bw_before = read_bandwidth_stats()
     step("load")
     t0 = time.perf_counter()
     llm = LLM.load(path, n_ctx=prompt + gen + 8)
@@ -81,7 +81,7 @@ def bench_llm(model: str, quant: str = "q4_0", threads: int | None = None, promp
         pass
     st = g.stats
     step("read bandwidth")
-    bw_after = read_bandwidth()
+    bw_after = read_bandwidth_stats()
     eff = per_token * st.decode_tok_s / 1e9
     extra = {}
     if profile:
@@ -92,8 +92,11 @@ def bench_llm(model: str, quant: str = "q4_0", threads: int | None = None, promp
         "load_s": load_s, "huge_pages_s": huge_s, "huge_page_mb": llm.huge_page_bytes / 2**20,
         "prompt_tokens": st.prompt_tokens, "generated_tokens": st.generated_tokens,
         "prefill_tok_s": st.prefill_tok_s, "decode_tok_s": st.decode_tok_s,
-        "read_bw_gbs": bw_before, "read_bw_after_gbs": bw_after,
-        "decode_eff_gbs": eff, "decode_bw_fraction": eff / bw_before, **extra,
+        "read_bw_gbs": bw_before["best"], "read_bw_after_gbs": bw_after["best"],
+        "read_bw_sustained_gbs": bw_before["sustained"],
+        "read_bw_sustained_after_gbs": bw_after["sustained"],
+        "decode_eff_gbs": eff, "decode_bw_fraction": eff / bw_before["best"],
+        "decode_bw_fraction_sustained": eff / bw_before["sustained"], **extra,
     }
 
 
