@@ -17,8 +17,8 @@ static int better(float va, int64_t ia, float vb, int64_t ib) {
 /* Two passes in 4-lane vectors (GCC/Clang vector extensions: SSE2 / NEON, whatever the build's
  * baseline): the largest non-NaN value (16 running maxima; a NaN compares false and never
  * enters), then its first index, 16 values at a time (any lane equal, then that group). 128k
- * floats with the maximum mid-row: 19 us, where the compiler had left the same loops written as
- * scalar C scalar (50 us), and one branchy pass took 190. */
+ * floats with the maximum mid-row: 19 us, where the compiler had left the same loops, written as
+ * plain C, scalar (50 us), and one branchy pass took 190. */
 typedef float clv_v4f __attribute__((vector_size(16)));
 typedef int32_t clv_v4i __attribute__((vector_size(16)));
 

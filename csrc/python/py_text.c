@@ -16,6 +16,7 @@
  *   text_trim() -> None   (hand freed heap pages back to the OS, glibc only)
  * Strings decode as str(raw, "utf-8", "replace") does. */
 #include "pyclavis.h"
+#include "text/hash.h"
 #include "text/utf8.h"
 #include <string.h>
 #ifdef __GLIBC__
@@ -230,9 +231,9 @@ static char *json_put(char *o, const unsigned char *s, size_t n) {
     return o;
 }
 
-/* Open-addressing set of the vocabulary pieces (by bytes) -> first id. The slot comes from
- * FNV-1a mixed with a full avalanche (MurmurHash3's fmix64), started from a basis that differs
- * run to run (the table's heap address): a file cannot aim its strings at a few slots. */
+/* Open-addressing set of the vocabulary pieces (by bytes) -> first id. The slot is hashed as
+ * the BPE tables' (text/hash.h), from a basis that differs run to run (the table's heap
+ * address): a file cannot aim its strings at a few slots. */
 typedef struct {
     int32_t *slot;
     size_t mask;
@@ -240,13 +241,7 @@ typedef struct {
 } piece_set;
 
 static uint64_t piece_hash(const piece_set *ps, const unsigned char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)ps->slot;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 33);
+    return mix64(fnv_step(FNV_INIT ^ (uint64_t)(uintptr_t)ps->slot, s, n));
 }
 
 #define PIECE(a, i) ((a)->p + (a)->off[i] + 8)

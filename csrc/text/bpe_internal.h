@@ -4,6 +4,7 @@
 
 #include "text/utf8.h"
 #include "text/bpe.h"
+#include "text/hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,25 +32,9 @@ struct clv_bpe {
     uint64_t seed;         /* per table, random: a file cannot aim its strings at few slots */
 };
 
-/* Hashing. FNV-1a over the token bytes, started from a per-table random basis, then a full
- * avalanche mix (MurmurHash3's fmix64) before the slot is taken from it: with plain FNV-1a the
- * low bits of the hash depend only on the low bits of the state, so a crafted vocabulary could
- * put all its strings in a few slots and make the build quadratic (measured by review: 150k
- * such tokens took 26 s). The pair hash mixes the ids with the same seed. */
-static inline uint64_t fnv_step(uint64_t h, const unsigned char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
-    return h;
-}
-#define FNV_INIT 1469598103934665603ULL
+/* Hashing (text/hash.h): FNV-1a from a per-table random basis, then fmix64. The pair hash mixes
+ * the ids with the same seed. */
 #define FNV_BASIS(b) (FNV_INIT ^ (b)->seed)
-
-static inline uint64_t mix64(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 33);
-}
 
 static inline uint32_t vocab_slot(const clv_bpe *b, uint64_t h) { return (uint32_t)mix64(h) & b->vmask; }
 
