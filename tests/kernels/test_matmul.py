@@ -122,7 +122,8 @@ def test_quant_against_gguf_py_and_numpy(t):
 @pytest.mark.parametrize("t", FLOAT)
 def test_float_variants_against_numpy(t):
     """f32 accumulation in any order: |d| <= (K + 2) * eps * (|X| @ |W|^T) against float64."""
-    for m, n, k in SHAPES + [(3, 5, 7), (1, 9, 1)]:
+    # (1, 7, 100): a decode row through 4-vector steps, single vectors and a scalar tail
+    for m, n, k in SHAPES + [(3, 5, 7), (1, 9, 1), (1, 7, 100)]:
         x, w = make(t, m, n, k)
         data = gguf_bytes(w, t)
         wd = gguf_floats(data, t, (n, k)).astype(np.float64)

@@ -17,6 +17,7 @@ static inline float hsum256(__m256 v) {
 #define LOAD_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
 #define LOAD_BF16(p) \
     _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+#define VADD(a, b) _mm256_add_ps(a, b)
 #include "matmul_float.inc"
 
 UKERNEL(f32, CLV_TYPE_F32, avx2)

@@ -9,6 +9,7 @@
 #define LOAD_F16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
 #define LOAD_BF16(p) \
     _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
+#define VADD(a, b) _mm512_add_ps(a, b)
 #include "matmul_float.inc"
 
 UKERNEL(f32, CLV_TYPE_F32, avx512)
