@@ -4,8 +4,12 @@ bench/peers.py starts this script once per (model, engine, threads) so that load
 RSS belong to that engine alone. All engines get the same token ids: a 512-token prompt of
 random ids (prefill) and then 128 decode steps, each feeding the greedy token back.
 
-    python bench/engine_run.py --engine clavis|llamacpp|torch --gguf F.gguf [--hf-dir D]
-        --threads N [--prompt 512] [--gen 128] [--seed 0]
+    python bench/engine_run.py --engine clavis|llamacpp|torch|paired --gguf F.gguf [--hf-dir D]
+        --threads N [--prompt 512] [--gen 128] [--seed 0] [--block 4]
+
+`--engine paired` loads clavis and llama.cpp into this one process and decodes with both,
+alternating blocks of `--block` tokens (the order swapped every pair of blocks): the two engines'
+per-token times are paired in time, so the ratio holds whatever memory regime each pair fell in.
 """
 from __future__ import annotations
 
@@ -107,6 +111,53 @@ def run_llamacpp(args) -> dict:
             **bw_fields(bw0, bw1)}
 
 
+def run_paired(args) -> dict:
+    """clavis and llama.cpp decoding in turns in one process: the speed ratio of each pair of
+    adjacent blocks (the same seconds of the machine), its median and quartiles."""
+    import statistics
+
+    import llama_cpp
+    import numpy as np
+    from clavis.runtime.llm import LLM
+
+    n_ctx = args.prompt + args.gen + 16
+    c = LLM.load(args.gguf, n_ctx=n_ctx, threads=args.threads)
+    c.wait_huge_pages()
+    lc = llama_cpp.Llama(model_path=args.gguf, n_ctx=n_ctx, n_batch=512, n_ubatch=512,
+                         n_threads=args.threads, n_threads_batch=args.threads, logits_all=False,
+                         verbose=False, use_mmap=True)
+    ids = prompt_ids(c.vocab_size, args.prompt, args.seed)
+    first = c.generate(ids, max_tokens=1, temperature=0.0, ignore_eos=True)
+    for _ in first:
+        pass
+    lc.eval(ids)
+    n_vocab = lc.n_vocab()
+
+    def lc_next() -> int:
+        return int(np.argmax(np.ctypeslib.as_array(lc._ctx.get_logits(), shape=(n_vocab,))))
+
+    # both feed their own greedy token back, as in their single runs
+    c_tok, l_tok = first.tokens[0], lc_next()
+    times: dict[str, list[float]] = {"clavis": [], "llamacpp": []}
+    blocks = max(1, args.gen // args.block)
+    for b in range(blocks):
+        for e in (("clavis", "llamacpp") if b % 2 == 0 else ("llamacpp", "clavis")):
+            t0 = time.perf_counter()
+            for _ in range(args.block):
+                if e == "clavis":
+                    c_tok = int(np.argmax(c._decode_one(c_tok)))
+                else:
+                    lc.eval([l_tok])
+                    l_tok = lc_next()
+            times[e].append((time.perf_counter() - t0) / args.block)
+    ratio = [lt / ct for ct, lt in zip(times["clavis"], times["llamacpp"])]
+    q1, _, q3 = statistics.quantiles(ratio, n=4) if len(ratio) > 1 else (ratio[0],) * 3
+    return {"paired_ratio": statistics.median(ratio), "paired_q1": q1, "paired_q3": q3,
+            "paired_blocks": blocks, "paired_block": args.block,
+            "clavis_tok_s": 1 / statistics.median(times["clavis"]),
+            "llamacpp_tok_s": 1 / statistics.median(times["llamacpp"])}
+
+
 def run_torch(args) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
@@ -137,7 +188,7 @@ def run_torch(args) -> dict:
             **bw_fields(bw0, bw1)}
 
 
-ENGINES = {"clavis": run_clavis, "llamacpp": run_llamacpp, "torch": run_torch}
+ENGINES = {"clavis": run_clavis, "llamacpp": run_llamacpp, "torch": run_torch, "paired": run_paired}
 
 
 def main() -> int:
@@ -149,6 +200,7 @@ def main() -> int:
     ap.add_argument("--prompt", type=int, default=512)
     ap.add_argument("--gen", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--block", type=int, default=4, help="tokens per turn with --engine paired")
     args = ap.parse_args()
     if args.engine == "torch" and not args.hf_dir:
         ap.error("--engine torch needs --hf-dir")

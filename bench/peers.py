@@ -3,7 +3,9 @@
 Same GGUF files (made by `clavis make-model`), same token ids, 1 and 2 threads, engines
 interleaved run by run; each run is its own process (so load time and peak RSS are its own).
 Before each model the memory read bandwidth is measured, and every decode's effective
-bandwidth (weight bytes read per token x tok/s) is reported as a fraction of it.
+bandwidth (weight bytes read per token x tok/s) is reported as a fraction of it. At the most
+threads, clavis and llama.cpp also decode in one process in turns of a few tokens (`paired`):
+their speed ratio pair by pair, which the memory's regime switches cannot tilt.
 Writes BENCHMARKS.md (the LLM section) and bench/roofline.png.
 
     python bench/peers.py [--models llama-3.2-1b:q4_0,...] [--threads 1,2] [--reps 2]
@@ -132,6 +134,16 @@ def bench(args) -> list[dict]:
                 })
                 if e == "clavis":   # after load, untimed: its weights moving to huge pages
                     rows[-1]["huge_pages_s"] = median_of(rs, "huge_pages_s")
+            if threads == max(args.threads) and runs.get("clavis") and runs.get("llamacpp"):
+                p = run_engine("paired", gguf, None, threads, args)
+                if p:
+                    print(f"  paired    clavis {p['clavis_tok_s']:.1f} llama.cpp {p['llamacpp_tok_s']:.1f} "
+                          f"tok/s: ratio {p['paired_ratio']:.2f}x ({p['paired_q1']:.2f}-{p['paired_q3']:.2f})",
+                          file=sys.stderr, flush=True)
+                    row = next(r for r in rows if (r["model"], r["quant"], r["engine"], r["threads"])
+                               == (shape, quant, "clavis", threads))
+                    row.update({k: p[k] for k in ("paired_ratio", "paired_q1", "paired_q3",
+                                                  "paired_blocks", "paired_block")})
     return rows
 
 
@@ -142,7 +154,9 @@ def ratios(rows: list[dict]) -> list[str]:
         if e != "clavis" or (m, q, t, "llamacpp") not in key:
             continue
         lc = key[(m, q, t, "llamacpp")]
-        out.append(f"| {m} | {q} | {t} | {r['decode_tok_s'] / lc['decode_tok_s']:.2f}x | "
+        paired = (f"{r['paired_ratio']:.2f}x ({r['paired_q1']:.2f}-{r['paired_q3']:.2f})"
+                  if "paired_ratio" in r else "-")
+        out.append(f"| {m} | {q} | {t} | {r['decode_tok_s'] / lc['decode_tok_s']:.2f}x | {paired} | "
                    f"{r['prefill_tok_s'] / lc['prefill_tok_s']:.2f}x | {r['load_s'] / lc['load_s']:.2f}x |")
     return out
 
@@ -180,8 +194,12 @@ def write_report(rows: list[dict], args, cmdline: str) -> None:
             f"{fmt(r['bw_fraction'], '.0%')} | {fmt(r['bw_fraction_sustained'], '.0%')} |")
     rat = ratios(rows)
     if rat:
-        lines += ["", "clavis / llama.cpp, same run:", "",
-                  "| model | quant | thr | decode | prefill | load time |", "|---|---|---|---|---|---|", *rat]
+        lines += ["", "clavis / llama.cpp, same run. `decode` = the ratio of the medians above; `decode, "
+                  "paired` = both engines in one process decoding in turns of 4 tokens (the order "
+                  "swapped each pair of turns), the median ratio of adjacent turns and its quartiles: "
+                  "each pair ran under the same memory regime.", "",
+                  "| model | quant | thr | decode | decode, paired | prefill | load time |",
+                  "|---|---|---|---|---|---|---|", *rat]
     lines += ["", "![decode vs roofline](bench/roofline.png)", ""]
     replace_section("## LLM engines side by side", "\n".join(lines))
     (ROOT / "bench" / "peers-llm.json").write_text(json.dumps(rows, indent=1))
