@@ -111,6 +111,9 @@ def run_llamacpp(args) -> dict:
             **bw_fields(bw0, bw1)}
 
 
+TURN_GAP_S = 0.02
+
+
 def run_paired(args) -> dict:
     """clavis and llama.cpp decoding in turns in one process: the speed ratio of each pair of
     adjacent blocks (the same seconds of the machine), its median and quartiles."""
@@ -142,6 +145,9 @@ def run_paired(args) -> dict:
     blocks = max(1, args.gen // args.block)
     for b in range(blocks):
         for e in (("clavis", "llamacpp") if b % 2 == 0 else ("llamacpp", "clavis")):
+            # untimed: the last engine's idle threads stop spinning before the next one's turn
+            # (llama.cpp's OpenMP workers spin for ~ms after each token, clavis's pool ~0.3 ms)
+            time.sleep(TURN_GAP_S)
             t0 = time.perf_counter()
             for _ in range(args.block):
                 if e == "clavis":
