@@ -9,7 +9,9 @@ random ids (prefill) and then 128 decode steps, each feeding the greedy token ba
 
 `--engine paired` loads clavis and llama.cpp into this one process and decodes with both,
 alternating blocks of `--block` tokens (the order swapped every pair of blocks): the two engines'
-per-token times are paired in time, so the ratio holds whatever memory regime each pair fell in.
+per-token times are paired in time, so neither caught a faster memory regime than the other. The
+ratio still depends on the regime the pairs ran in (clavis's decode follows the memory's speed;
+llama.cpp's Q4_0 decode, limited by its kernel, hardly does).
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ interleaved run by run; each run is its own process (so load time and peak RSS a
 Before each model the memory read bandwidth is measured, and every decode's effective
 bandwidth (weight bytes read per token x tok/s) is reported as a fraction of it. At the most
 threads, clavis and llama.cpp also decode in one process in turns of a few tokens (`paired`):
-their speed ratio pair by pair, which the memory's regime switches cannot tilt.
+their speed ratio pair by pair, so a switch of the memory's regime between two engines' runs
+cannot favour either (the ratio still depends on the regime the pairs ran in).
 Writes BENCHMARKS.md (the LLM section) and bench/roofline.png.
 
     python bench/peers.py [--models llama-3.2-1b:q4_0,...] [--threads 1,2] [--reps 2]
