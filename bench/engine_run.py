@@ -32,6 +32,11 @@ def prompt_ids(vocab: int, n: int, seed: int) -> list[int]:
     return [rng.randrange(100, min(vocab, 30000) - 100) for _ in range(n)]
 
 
+def n_ctx(args) -> int:
+    """The context every engine gets: the prompt, the decoded tokens and a margin."""
+    return args.prompt + args.gen + 16
+
+
 def read_bandwidth(threads: int) -> dict:
     """Memory read bandwidth (GB/s: {"best", "sustained"}, kernels.bench.read_bandwidth_stats)
     measured by a separate process while this one waits, so the probe's 256 MB buffer stays out
@@ -53,7 +58,7 @@ def run_clavis(args) -> dict:
     from clavis.runtime.llm import LLM
 
     t0 = time.perf_counter()
-    llm = LLM.load(args.gguf, n_ctx=args.prompt + args.gen + 16, threads=args.threads)
+    llm = LLM.load(args.gguf, n_ctx=n_ctx(args), threads=args.threads)
     load_s = time.perf_counter() - t0
     # the model answers from here on; its weights move to huge pages in the background (a
     # second or so on the 1B): prefill and decode are measured as they run once that is done
@@ -80,32 +85,38 @@ def run_clavis(args) -> dict:
             **bw_fields(bw0, bw1)}
 
 
-def run_llamacpp(args) -> dict:
+def llamacpp_open(args):
+    """llama.cpp on the GGUF, set up as both its own run and the paired one use it."""
     import llama_cpp
-    import numpy as np   # here, not at the top: an engine's peak RSS carries only what it loads
+    return llama_cpp.Llama(model_path=args.gguf, n_ctx=n_ctx(args), n_batch=512, n_ubatch=512,
+                           n_threads=args.threads, n_threads_batch=args.threads,
+                           logits_all=False, verbose=False, use_mmap=True)
 
+
+def llamacpp_greedy(llm):
+    """A function giving the greedy token after llm's last eval. With logits_all=False
+    llama-cpp-python leaves .scores unfilled (and only n_batch rows long): it reads the
+    context's logits of the last token directly."""
+    import numpy as np   # here, not at the top: an engine's peak RSS carries only what it loads
+    n_vocab = llm.n_vocab()
+    return lambda: int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,))))
+
+
+def run_llamacpp(args) -> dict:
     t0 = time.perf_counter()
-    llm = llama_cpp.Llama(model_path=args.gguf, n_ctx=args.prompt + args.gen + 16, n_batch=512,
-                          n_ubatch=512, n_threads=args.threads, n_threads_batch=args.threads,
-                          logits_all=False, verbose=False, use_mmap=True)
+    llm = llamacpp_open(args)
     load_s = time.perf_counter() - t0
     ids = prompt_ids(llm.n_vocab(), args.prompt, args.seed)
+    greedy = llamacpp_greedy(llm)
     t0 = time.perf_counter()
-    n_vocab = llm.n_vocab()
-
-    def last_logits():
-        # with logits_all=False llama-cpp-python leaves .scores unfilled (and only n_batch rows
-        # long): read the context's logits of the last token directly
-        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,))
-
     llm.eval(ids)
     t_prefill = time.perf_counter() - t0
-    tok = int(np.argmax(last_logits()))
+    tok = greedy()
     bw0 = read_bandwidth(args.threads)
     t0 = time.perf_counter()
     for _ in range(args.gen):
         llm.eval([tok])
-        tok = int(np.argmax(last_logits()))
+        tok = greedy()
     t_decode = time.perf_counter() - t0
     bw1 = read_bandwidth(args.threads)
     return {"load_s": load_s, "prefill_tok_s": args.prompt / t_prefill,
@@ -121,26 +132,18 @@ def run_paired(args) -> dict:
     adjacent blocks (the same seconds of the machine), its median and quartiles."""
     import statistics
 
-    import llama_cpp
     import numpy as np
     from clavis.runtime.llm import LLM
 
-    n_ctx = args.prompt + args.gen + 16
-    c = LLM.load(args.gguf, n_ctx=n_ctx, threads=args.threads)
+    c = LLM.load(args.gguf, n_ctx=n_ctx(args), threads=args.threads)
     c.wait_huge_pages()
-    lc = llama_cpp.Llama(model_path=args.gguf, n_ctx=n_ctx, n_batch=512, n_ubatch=512,
-                         n_threads=args.threads, n_threads_batch=args.threads, logits_all=False,
-                         verbose=False, use_mmap=True)
+    lc = llamacpp_open(args)
     ids = prompt_ids(c.vocab_size, args.prompt, args.seed)
     first = c.generate(ids, max_tokens=1, temperature=0.0, ignore_eos=True)
     for _ in first:
         pass
     lc.eval(ids)
-    n_vocab = lc.n_vocab()
-
-    def lc_next() -> int:
-        return int(np.argmax(np.ctypeslib.as_array(lc._ctx.get_logits(), shape=(n_vocab,))))
-
+    lc_next = llamacpp_greedy(lc)
     # both feed their own greedy token back, as in their single runs
     c_tok, l_tok = first.tokens[0], lc_next()
     times: dict[str, list[float]] = {"clavis": [], "llamacpp": []}
