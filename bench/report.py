@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 from benchmarks_md import cpu_name, replace_section
+from clavis.runtime.bench import MATVEC_STEPS
 
 TITLE = "## Kernels and clavis alone (`make bench`)"
 
@@ -23,24 +24,27 @@ def clavis_json(*args: str, threads: int) -> dict:
     return json.loads(r.stdout)
 
 
-MATVECS = ("qkv", "wo", "gate/up", "down", "head")
-
-
 def profile_table(profiles: list[tuple[str, dict]]) -> list[str]:
     """Where a decoded token's time goes (`clavis bench llm --profile`, a second decode pass with
     per-step timers): the weight matvecs, attention, the other C steps, and the Python outside
-    the C calls (forward glue + embedding lookup, then sampling and the loop)."""
+    the C calls (forward glue + embedding lookup, then sampling and the loop); and the rate the
+    matvecs stream the weights at, against the read probe run right after."""
     out = ["", "Where a decoded token's time goes (`clavis bench llm --profile`: the same decode "
-           "again with per-step timers in the C layer loop):", "",
+           "again with per-step timers in the C layer loop). `matvecs GB/s`: the weights' bytes over "
+           "the matvecs' own time, against the read probe right after (its best pass / its sustained "
+           "rate). The token's share of that rate is the matvecs' share of its time:", "",
            "| model | ms/token | weight matvecs | attention | other C steps | Python in the forward "
-           "| Python outside it |", "|---|---|---|---|---|---|---|"]
+           "| Python outside it | matvecs GB/s | of probe best / sustained |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for m, p in profiles:
         ms, tot = p["steps_ms"], p["ms_per_token"]
-        mv = sum(ms[k] for k in MATVECS)
+        mv = sum(ms[k] for k in MATVEC_STEPS)
         py_in, py_out = ms["forward_other"], ms["outside_forward"]
         other = tot - mv - ms["attention"] - py_in - py_out
         out.append(f"| {m} | {tot:.2f} | {mv / tot:.1%} | {ms['attention'] / tot:.1%} | "
-                   f"{other / tot:.1%} | {py_in / tot:.1%} | {py_out / tot:.1%} |")
+                   f"{other / tot:.1%} | {py_in / tot:.1%} | {py_out / tot:.1%} | "
+                   f"{p['matvec_gbs']:.1f} | {p['matvec_gbs'] / p['read_bw_gbs']:.0%} / "
+                   f"{p['matvec_gbs'] / p['read_bw_sustained_gbs']:.0%} |")
     return out
 
 

@@ -101,8 +101,13 @@ def test_bench_llm_json_and_profile(model):
     assert {"qkv", "attention", "down", "head", "forward_other", "outside_forward"} <= set(p["steps_ms"])
     # the steps add up to the measured time per token
     assert sum(p["steps_ms"].values()) == pytest.approx(p["ms_per_token"], rel=1e-6)
+    # the matvecs' own rate: the bytes read per token over the matvec steps' time
+    mv_ms = sum(p["steps_ms"][k] for k in ("qkv", "wo", "gate/up", "down", "head"))
+    assert p["matvec_gbs"] == pytest.approx(out["bytes_per_token"] / mv_ms / 1e6, rel=1e-9)
+    assert p["read_bw_gbs"] >= p["read_bw_sustained_gbs"] > 0
     r = clavis("bench", "llm", "-m", model, "--prompt", "16", "--gen", "4", "--profile")
     assert r.returncode == 0, r.stderr
     assert "decode profile" in r.stdout and "attention" in r.stdout and "tok/s" in r.stdout
+    assert "the weight matvecs streamed at" in r.stdout
     r = clavis("bench", "llm", "-m", model + ".missing")
     assert r.returncode == 1 and "Traceback" not in r.stderr

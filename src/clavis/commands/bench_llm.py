@@ -33,7 +33,7 @@ def run(args) -> int:
 
     from clavis.runtime.bench import bench_llm
 
-    bar = tqdm(total=6, desc="bench llm", unit="step", file=sys.stderr, leave=False)
+    bar = tqdm(total=7 if args.profile else 6, desc="bench llm", unit="step", file=sys.stderr, leave=False)
 
     def step(what):
         bar.set_postfix_str(what)
@@ -70,3 +70,9 @@ def print_profile(p: dict) -> None:
     for name, ms in p["steps_ms"].items():
         share = f"{ms / total:7.1%}" if total else ""
         print(f"  {name:<16}{ms:9.3f}{share:>8}")
+    if p.get("matvec_gbs"):
+        print(f"the weight matvecs streamed at {p['matvec_gbs']:.1f} GB/s: "
+              f"{p['matvec_gbs'] / p['read_bw_gbs']:.0%} of the read probe right after "
+              f"({p['read_bw_gbs']:.1f} GB/s best pass), "
+              f"{p['matvec_gbs'] / p['read_bw_sustained_gbs']:.0%} of its sustained rate "
+              f"({p['read_bw_sustained_gbs']:.1f})")

@@ -85,7 +85,8 @@ def bench_llm(model: str, quant: str = "q4_0", threads: int | None = None, promp
     eff = per_token * st.decode_tok_s / 1e9
     extra = {}
     if profile:
-        extra["decode_profile"] = _decode_profile(llm, ids, gen)
+        step("profiled decode")
+        extra["decode_profile"] = _decode_profile(llm, ids, gen, per_token)
     return {
         "model": model, "path": path, "threads": kernels.get_num_threads(),
         "model_bytes": total, "bytes_per_token": per_token,
@@ -100,8 +101,16 @@ def bench_llm(model: str, quant: str = "q4_0", threads: int | None = None, promp
     }
 
 
-def _decode_profile(llm, ids: list[int], gen: int) -> dict:
-    """Decode `gen` tokens after `ids` (cached) with the C layer loop's per-step timers on."""
+MATVEC_STEPS = ("qkv", "wo", "gate/up", "down", "head")
+
+
+def _decode_profile(llm, ids: list[int], gen: int, per_token: int) -> dict:
+    """Decode `gen` tokens after `ids` (cached) with the C layer loop's per-step timers on, then
+    probe the read bandwidth again. `matvec_gbs`: the weights' bytes over the weight matvecs'
+    own time, the rate the decode streams them at, beside the probe right after it (its best
+    pass and its sustained rate). A token can reach the probe's rate only as far as its other
+    steps (attention, norms, ...) leave it time."""
+    from clavis.kernels.bench import read_bandwidth_stats
     from clavis.kernels.layers import DecodeProfile
 
     prof = llm.model.profile = DecodeProfile()
@@ -113,5 +122,8 @@ def _decode_profile(llm, ids: list[int], gen: int) -> dict:
         llm.model.profile = None
     token_s = 1.0 / g.stats.decode_tok_s if g.stats.decode_tok_s else None
     ms = prof.summary(token_s)
+    bw = read_bandwidth_stats()
+    mv_ms = sum(ms[k] for k in MATVEC_STEPS)
     return {"tokens": prof.tokens, "ms_per_token": 1e3 * token_s if token_s else None,
-            "steps_ms": ms}
+            "steps_ms": ms, "matvec_gbs": per_token / mv_ms / 1e6 if mv_ms > 0 else None,
+            "read_bw_gbs": bw["best"], "read_bw_sustained_gbs": bw["sustained"]}
