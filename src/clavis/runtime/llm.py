@@ -47,14 +47,20 @@ class LLM:
         safetensors) or "owner/name/file.gguf" (one GGUF file of a repo).
         `quant` (HF folders only: "q4_0" | "q8_0" | "f16" | "f32") quantizes at load; a GGUF
         runs in the types it was written in. `kv_dtype` defaults to f32 for f32 weights, else f16.
-        `progress(done, total)` is called as layers are packed."""
+        `progress(done, total)` is called as layers are packed; the packing runs on at least
+        as many threads as the machine's cores (kernels.threads_for_load)."""
+        from clavis import kernels
+        threads = kernels.get_num_threads() if threads is None else int(threads)
+        kernels.set_num_threads(threads)     # checked (1..the pool's limit) before any work
+        with kernels.threads_for_load(threads):
+            return cls._load(path_or_hf_repo, quant, n_ctx, kv_dtype, progress)
+
+    @classmethod
+    def _load(cls, path_or_hf_repo, quant, n_ctx, kv_dtype, progress) -> "LLM":
         from clavis.formats.gguf import read_gguf
         from clavis.models.registry import load_gguf_model, load_hf_model
         from clavis.runtime.hub import download, looks_like_repo, split_repo_file
 
-        if threads is not None:
-            from clavis import kernels
-            kernels.set_num_threads(int(threads))
         path = os.fspath(path_or_hf_repo)
         repo = None
         if looks_like_repo(path):
