@@ -33,6 +33,8 @@ def resolve_model(model: str, quant: str = "q4_0", progress=None) -> str:
         tmp = out.with_suffix(".part")
         zoo.make(model, str(tmp), quant=quant)
         tmp.rename(out)
+        if hasattr(os, "sync"):   # written back now, not while the load measured next needs memory
+            os.sync()
     return str(out)
 
 
