@@ -121,6 +121,41 @@ static void init(void) {
     g_init = 1;
 }
 
+/* The CPU's default for clv_decode_prefetch (see clavis.h). */
+static int prefetch_default(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+    int amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;   /* "AuthenticAMD" */
+    if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    unsigned family = (a >> 8) & 0xf;
+    if (family == 0xf) family += (a >> 20) & 0xff;
+    return family >= 0x1a ? 6144 : 0;
+#else
+    return 0;
+#endif
+}
+
+static int g_prefetch = -1;
+
+int clv_decode_prefetch(void) {
+    int v = __atomic_load_n(&g_prefetch, __ATOMIC_RELAXED);
+    if (v >= 0) return v;
+    const char *env = getenv("CLAVIS_DECODE_PREFETCH");
+    char *end = NULL;
+    long e = env && *env ? strtol(env, &end, 10) : -1;
+    int ok = env && *env && end && !*end && e >= 0 && e <= (1 << 20);
+    if (env && *env && !ok)
+        fprintf(stderr, "clavis: CLAVIS_DECODE_PREFETCH=%s ignored: want bytes in 0..1048576\n", env);
+    v = ok ? (int)e : prefetch_default();
+    __atomic_store_n(&g_prefetch, v, __ATOMIC_RELAXED);
+    return v;
+}
+
+void clv_set_decode_prefetch(int bytes) {
+    __atomic_store_n(&g_prefetch, bytes < 0 ? -1 : bytes, __ATOMIC_RELAXED);
+}
+
 uint32_t clv_cpu_detected(void) { init(); return g_detected; }
 uint32_t clv_cpu_enabled(void) { init(); return g_enabled; }
 

@@ -137,12 +137,30 @@ static PyObject *py_force_variant(PyObject *self, PyObject *args) {
     return PyUnicode_FromString(prev ? prev : "");
 }
 
+/* decode_prefetch([bytes]) -> the bytes ahead a decode matvec prefetches (clavis.h); with an
+ * argument, sets it first (-1: back to the CPU's default or CLAVIS_DECODE_PREFETCH) */
+static PyObject *py_decode_prefetch(PyObject *self, PyObject *args) {
+    PyObject *arg = NULL;
+    if (!PyArg_ParseTuple(args, "|O", &arg)) return NULL;
+    if (arg && arg != Py_None) {
+        long bytes = PyLong_AsLong(arg);
+        if (bytes == -1 && PyErr_Occurred()) return NULL;
+        if (bytes < -1 || bytes > (1 << 20)) {
+            PyErr_Format(PyExc_ValueError, "decode prefetch must be -1 (default) or 0..1048576 bytes, got %ld", bytes);
+            return NULL;
+        }
+        clv_set_decode_prefetch((int)bytes);
+    }
+    return PyLong_FromLong(clv_decode_prefetch());
+}
+
 PyMethodDef clv_py_methods_core[] = {
     {"set_num_threads", py_set_num_threads, METH_O, "Resize the thread pool."},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "Threads in the pool (caller included)."},
     {"cpu_features", py_cpu_features, METH_NOARGS, "Detected and enabled CPU features."},
     {"ops", py_ops, METH_NOARGS, "Every op with its variants and the chosen one."},
     {"force_variant", py_force_variant, METH_VARARGS, "force_variant(op, variant) -> previous variant name."},
+    {"decode_prefetch", py_decode_prefetch, METH_VARARGS, "decode_prefetch([bytes]) -> bytes ahead a decode prefetches."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -74,6 +74,45 @@ def test_quant_variants_bit_exact_vs_scalar(t):
                                    f"from scalar, first {bad[:3].tolist()}")
 
 
+@pytest.mark.parametrize("t", QUANT)
+def test_decode_prefetch_changes_no_bits(t):
+    """The decode's software prefetch (kernels.decode_prefetch) only moves bytes into the cache:
+    every distance, up to one far past the weight's end, gives the scalar reference's bits."""
+    shapes = [(1, 37, 4096), (1, 200, 8192), (1, 16, 32), (3, 33, 96)]
+    before = kernels.decode_prefetch()
+    try:
+        for m, n, k in shapes:
+            x, w = make(t, m, n, k)
+            data = gguf_bytes(w, t)
+            ref = run_variant(t, "scalar", data, x, n, k)
+            for pf in (0, 64, 6144, 1 << 20):
+                assert kernels.decode_prefetch(pf) == pf
+                for v in kernels.variants(f"matmul_{t}")[:-1]:
+                    y = run_variant(t, v, data, x, n, k)
+                    assert np.array_equal(y, ref), f"{t}/{v} prefetch {pf} M,N,K={m},{n},{k}"
+    finally:
+        kernels.decode_prefetch(-1)
+    assert kernels.decode_prefetch() == before
+
+
+def test_decode_prefetch_setting_and_env():
+    with pytest.raises(ValueError, match="decode prefetch"):
+        kernels.decode_prefetch(-2)
+    with pytest.raises(ValueError, match="decode prefetch"):
+        kernels.decode_prefetch((1 << 20) + 1)
+    code = "from clavis import kernels; print(kernels.decode_prefetch())"
+    env = {**os.environ, "CLAVIS_DECODE_PREFETCH": "2048"}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "2048"
+    env["CLAVIS_DECODE_PREFETCH"] = "lots"
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert "CLAVIS_DECODE_PREFETCH=lots ignored" in r.stderr
+    env.pop("CLAVIS_DECODE_PREFETCH")
+    r2 = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == r2.stdout.strip()   # the bad value fell back to the CPU's default
+    assert "decode_prefetch_bytes" in kernels.info()
+
+
 def lhs_blocks(x: np.ndarray, t: str, variant: str) -> np.ndarray:
     """A variant's quantized activations as records (d f32, s i32, qs 32 x i8)."""
     out = np.empty(x.shape[0] * (x.shape[1] // 32) * 40, np.uint8)

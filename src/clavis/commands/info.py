@@ -24,6 +24,8 @@ def run(args) -> int:
     if info["disabled_by_env"]:
         print(f"CLAVIS_DISABLE_CPU_FEATURES={info['disabled_by_env']}")
     print(f"threads: {info['threads']} (physical cores: {info['cpu']['physical_cores']})")
+    pf = info["decode_prefetch_bytes"]
+    print(f"decode prefetch: {f'{pf} bytes ahead' if pf else 'off'} (CLAVIS_DECODE_PREFETCH)")
     print("ops:")
     width = max((len(k) for k in info["ops"]), default=4)
     for op, d in sorted(info["ops"].items()):

@@ -67,9 +67,17 @@ def info() -> dict:
         "cpu": _C.cpu_features(),
         "disabled_by_env": os.environ.get("CLAVIS_DISABLE_CPU_FEATURES", ""),
         "threads": _C.get_num_threads(),
+        "decode_prefetch_bytes": _C.decode_prefetch(),
         "ops": {op: {"chosen": d["chosen"], "variants": [list(v) for v in d["variants"]]}
                 for op, d in _C.ops().items()},
     }
+
+
+def decode_prefetch(nbytes: int | None = None) -> int:
+    """Bytes ahead a decode matvec software-prefetches in a packed Q4_0 / Q8_0 weight stream (0:
+    none). The default is the CPU's (4096 on AMD Zen 5, 0 elsewhere) or CLAVIS_DECODE_PREFETCH;
+    `nbytes` sets it for the process (-1: back to that default). Returns the value in force."""
+    return _C.decode_prefetch() if nbytes is None else _C.decode_prefetch(int(nbytes))
 
 
 def variants(op: str) -> list[str]:
