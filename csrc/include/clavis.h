@@ -64,8 +64,9 @@ const char *clv_cpu_feature_name(uint32_t bit);
 int clv_cpu_physical_cores(void);
 /* Bytes ahead of its position a decode matvec (one row of X) software-prefetches in a packed
  * quantized weight stream (0: none, the hardware prefetchers alone). The default is the CPU's:
- * 4096 on AMD family 0x1A (Zen 5), where it made the Q4_0 decode stream 8-15% faster; 0 elsewhere
- * (on Zen 4, 1 KiB ahead was 17% slower). CLAVIS_DECODE_PREFETCH=<bytes> overrides it. */
+ * 6144 on AMD family 0x1A (Zen 5), where it made 1B and 7B Q4_0 decodes 8-13% faster in fast
+ * memory; 0 elsewhere (on Zen 4, 1 KiB ahead was 17% slower). CLAVIS_DECODE_PREFETCH=<bytes>
+ * overrides it. */
 int clv_decode_prefetch(void);
 void clv_set_decode_prefetch(int bytes);
 

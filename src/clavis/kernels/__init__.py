@@ -75,7 +75,7 @@ def info() -> dict:
 
 def decode_prefetch(nbytes: int | None = None) -> int:
     """Bytes ahead a decode matvec software-prefetches in a packed Q4_0 / Q8_0 weight stream (0:
-    none). The default is the CPU's (4096 on AMD Zen 5, 0 elsewhere) or CLAVIS_DECODE_PREFETCH;
+    none). The default is the CPU's (6144 on AMD Zen 5, 0 elsewhere) or CLAVIS_DECODE_PREFETCH;
     `nbytes` sets it for the process (-1: back to that default). Returns the value in force."""
     return _C.decode_prefetch() if nbytes is None else _C.decode_prefetch(int(nbytes))
 
