@@ -73,6 +73,11 @@ static PyObject *py_set_num_threads(PyObject *self, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
+/* the pool size a process starts with: CLAVIS_NUM_THREADS (1..POOLS_MAX), else physical cores */
+static PyObject *py_default_threads(PyObject *self, PyObject *unused) {
+    return PyLong_FromLong(default_threads());
+}
+
 static PyObject *py_get_num_threads(PyObject *self, PyObject *unused) {
     return PyLong_FromLong(clv_threadpool_size(g_pool));
 }
@@ -157,6 +162,7 @@ static PyObject *py_decode_prefetch(PyObject *self, PyObject *args) {
 PyMethodDef clv_py_methods_core[] = {
     {"set_num_threads", py_set_num_threads, METH_O, "Resize the thread pool."},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "Threads in the pool (caller included)."},
+    {"default_threads", py_default_threads, METH_NOARGS, "The pool size a process starts with."},
     {"cpu_features", py_cpu_features, METH_NOARGS, "Detected and enabled CPU features."},
     {"ops", py_ops, METH_NOARGS, "Every op with its variants and the chosen one."},
     {"force_variant", py_force_variant, METH_VARARGS, "force_variant(op, variant) -> previous variant name."},

@@ -38,12 +38,9 @@ def get_num_threads() -> int:
 
 
 def machine_threads() -> int:
-    """The pool's size when the process started: CLAVIS_NUM_THREADS if set, else the physical
-    cores."""
-    env = os.environ.get("CLAVIS_NUM_THREADS", "").strip()
-    if env.isdigit() and int(env) >= 1:
-        return int(env)
-    return max(1, int(_C.cpu_features()["physical_cores"]))
+    """The pool's size when a process starts: CLAVIS_NUM_THREADS if set (and in range), else the
+    physical cores (the C pool's own default, read again now)."""
+    return _C.default_threads()
 
 
 @contextlib.contextmanager
